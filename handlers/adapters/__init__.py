@@ -1,0 +1,1 @@
+"""Adapters behind the ports in `handlers.ports`; only `handlers.app` chooses among them."""

@@ -1,0 +1,110 @@
+"""Payments through the real stripe SDK: pooled HTTP, timeouts, bounded retries, errors translated once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..ports import PaymentsError
+
+if TYPE_CHECKING:
+    import stripe
+
+log = logging.getLogger("handlers.stripe")
+
+UNAVAILABLE = "The payment provider is unavailable. Please try again."
+FAILED = "The payment provider could not complete the request."
+
+
+class StripePayments:
+    """Checkout and Billing Portal sessions created with `stripe.StripeClient`.
+
+    The SDK is imported and the client built on first use, so importing the service stays cheap.
+    """
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_base: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 2,
+        http_client: stripe.HTTPClient | None = None,
+    ) -> None:
+        self._secret_key = secret_key
+        self._api_base = api_base
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._http_client = http_client
+        self._client: stripe.StripeClient | None = None
+        self._lock = threading.Lock()
+
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
+        """Create a Checkout Session; the key makes a repeated request return the same session."""
+        client = self._stripe()
+        session = self._call(
+            lambda: client.v1.checkout.sessions.create(
+                params=dict(params),  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        )
+        return str(session.url)
+
+    def create_portal_session(self, customer_id: str, return_url: str) -> str:
+        """Create a Billing Portal session for `customer_id`."""
+        client = self._stripe()
+        session = self._call(
+            lambda: client.v1.billing_portal.sessions.create(
+                params={"customer": customer_id, "return_url": return_url}
+            )
+        )
+        return str(session.url)
+
+    def _call(self, create: Any) -> Any:
+        import stripe
+
+        try:
+            return create()
+        except stripe.InvalidRequestError as exc:
+            _log_failure(exc)
+            # Stripe's own wording for a bad request (an unknown price, say) is safe and useful.
+            raise PaymentsError(exc.user_message or FAILED) from exc
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            _log_failure(exc)
+            raise PaymentsError(UNAVAILABLE) from exc
+        except stripe.StripeError as exc:
+            _log_failure(exc)
+            raise PaymentsError(FAILED) from exc
+
+    def _stripe(self) -> stripe.StripeClient:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+        return self._client
+
+    def _build(self) -> stripe.StripeClient:
+        import stripe
+
+        base = {"api": self._api_base.rstrip("/")} if self._api_base else {}
+        # No shared session: RequestsClient keeps one pooled session per worker thread.
+        http_client = self._http_client or stripe.RequestsClient(timeout=self._timeout)
+        return stripe.StripeClient(
+            self._secret_key,
+            http_client=http_client,
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=self._max_retries,
+        )
+
+
+def _log_failure(exc: stripe.StripeError) -> None:
+    # The class, status, code and request id identify the failure; the message can quote a masked key.
+    log.warning(
+        "stripe call failed: %s status=%s code=%s request_id=%s",
+        type(exc).__name__,
+        exc.http_status,
+        exc.code,
+        exc.request_id,
+    )

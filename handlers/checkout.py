@@ -1,0 +1,87 @@
+"""POST /api/stripe/create-checkout."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .contract import CHECKOUT_REQUEST
+from .deps import Deps
+from .errors import http_error
+from .http import Request, Response
+from .ports import KeysUnavailable, PaymentsError, StoreError, User
+from .redirects import check_origins
+
+# A double click arrives well within this many seconds; a deliberate retry later gets a new session.
+IDEMPOTENCY_WINDOW_SECONDS = 10
+
+
+def create_checkout(request: Request, deps: Deps) -> Response:
+    """Create a Stripe Checkout Session and answer `{"url": ...}`.
+
+    Schema: schemas/create-checkout.request.json -> create-checkout.response.json | error.json
+    - 400 "Price ID is required" (priceId missing or empty; checked first)
+    - 400 "Success and cancel URLs are required" (successUrl or cancelUrl missing or empty)
+    - 400 "Mode is required (either 'payment' for one-time payments or 'subscription' for
+      recurring subscription)" (mode missing, empty, or neither value)
+    - 400 our own message for a body that is not a JSON object, wrong types, URLs that are not
+      absolute http(s) URLs, or URLs off ALLOWED_REDIRECT_ORIGINS
+    - 500 Stripe's message for an invalid request, a generic one for any other Stripe failure
+    - 200 {"url": "<Stripe Checkout URL>"}
+    Sign-in is optional: a signed-in user's checkout carries their id and Stripe customer.
+    """
+    body = deps.contract.read(request, CHECKOUT_REQUEST)
+    check_origins(
+        [("successUrl", body["successUrl"]), ("cancelUrl", body["cancelUrl"])],
+        deps.settings.allowed_redirect_origins,
+    )
+    try:
+        user = deps.sessions.optional_user(request)
+        customer_id = _customer_id(deps, user)
+        params = checkout_params(body, user, customer_id)
+        url = deps.payments.create_checkout_session(params, idempotency_key(request, params, deps.clock()))
+    except (PaymentsError, StoreError, KeysUnavailable) as exc:
+        raise http_error(exc) from exc
+    return Response(200, {"url": url})
+
+
+def checkout_params(body: dict[str, Any], user: User | None, customer_id: str | None) -> dict[str, Any]:
+    """The exact parameters Stripe's `POST /v1/checkout/sessions` is sent."""
+    params: dict[str, Any] = {
+        "mode": body["mode"],
+        "line_items": [{"price": body["priceId"], "quantity": 1}],
+        "success_url": body["successUrl"],
+        "cancel_url": body["cancelUrl"],
+        "allow_promotion_codes": True,
+    }
+    if user is not None:
+        params["client_reference_id"] = user.id
+    if customer_id is not None:
+        params["customer"] = customer_id
+        return params
+    if user is not None and user.email:
+        params["customer_email"] = user.email
+    if body["mode"] == "payment":
+        # Without it a one-time payment leaves no Customer, and the portal has nothing to open.
+        params["customer_creation"] = "always"
+    return params
+
+
+def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str:
+    """A key that is the same for a repeated click: from the client's header, else a short window.
+
+    It is a hash, so no personal data reaches Stripe in it.
+    """
+    who = str(params.get("client_reference_id") or f"{request.client}|{request.header('user-agent')}")
+    client_key = request.header("idempotency-key")
+    scope = f"client:{client_key}" if client_key else f"window:{int(now) // IDEMPOTENCY_WINDOW_SECONDS}"
+    what = "|".join(str(params[name]) for name in sorted(params))
+    digest = hashlib.sha256(f"{scope}\n{who}\n{what}".encode()).hexdigest()
+    return f"checkout-{digest}"
+
+
+def _customer_id(deps: Deps, user: User | None) -> str | None:
+    if user is None:
+        return None
+    profile = deps.profiles.get(user.id)
+    return profile.customer_id if profile is not None else None

@@ -1,0 +1,93 @@
+"""The ports handlers call for I/O, with their value types and errors.
+
+Adapters implement these structurally; only `handlers.app` knows which adapter stands behind each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A signed-in user, as the verified access token names them."""
+
+    id: str
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A row of the `profiles` table."""
+
+    id: str
+    email: str | None = None
+    customer_id: str | None = None
+    price_id: str | None = None
+    has_access: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """A key that verifies tokens signed with exactly one algorithm."""
+
+    key: Any
+    algorithm: str
+
+
+class PortError(Exception):
+    """Root of the errors an adapter raises."""
+
+
+class PaymentsError(PortError):
+    """The payment provider failed; `message` is safe to show to the client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StoreError(PortError):
+    """The profile store could not be reached or failed."""
+
+
+class InvalidToken(PortError):
+    """The token's header names no key this source can verify it with."""
+
+
+class KeysUnavailable(PortError):
+    """The signing keys could not be fetched, so no token can be verified now."""
+
+
+class Payments(Protocol):
+    """Creates hosted Stripe sessions; params are Stripe's own, as a plain dict."""
+
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
+        """Create a Checkout Session and return its URL."""
+        ...
+
+    def create_portal_session(self, customer_id: str, return_url: str) -> str:
+        """Create a Billing Portal session and return its URL."""
+        ...
+
+
+class Profiles(Protocol):
+    """Reads user profiles."""
+
+    def get(self, user_id: str) -> Profile | None:
+        """The profile of `user_id`, or None when there is none."""
+        ...
+
+    def ping(self) -> None:
+        """Raise StoreError unless the store answers."""
+        ...
+
+
+class SigningKeys(Protocol):
+    """Finds the key that verifies a token, given the token's unverified header."""
+
+    def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
+        """Raise InvalidToken when no key fits, KeysUnavailable when keys cannot be had."""
+        ...

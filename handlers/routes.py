@@ -1,0 +1,80 @@
+"""The route table and the one place where a request becomes a response, whatever happens.
+
+Shared by the ASGI shim and any other entry point: match, run the handler, turn HTTPError into its
+JSON body, turn anything unexpected into the documented 500, and check every body against its schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import contract
+from .checkout import create_checkout
+from .deps import Deps
+from .errors import INTERNAL
+from .health import healthz
+from .http import HTTPError, Request, Response
+from .portal import create_portal
+
+log = logging.getLogger("handlers")
+
+Handler = Callable[[Request, Deps], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A handler and the schemas its success and error bodies must satisfy."""
+
+    handler: Handler
+    ok_schema: str
+    error_schema: str = contract.ERROR
+
+
+ROUTES: dict[str, dict[str, Route]] = {
+    "/api/stripe/create-checkout": {
+        "POST": Route(create_checkout, contract.CHECKOUT_RESPONSE),
+    },
+    "/api/stripe/create-portal": {
+        "POST": Route(create_portal, contract.PORTAL_RESPONSE),
+    },
+    "/healthz": {
+        "GET": Route(healthz, contract.HEALTH_RESPONSE, contract.HEALTH_RESPONSE),
+    },
+}
+
+
+def match(method: str, path: str, routes: dict[str, dict[str, Route]] = ROUTES) -> Route | Response:
+    """The route for (method, path), or the 404 / 405 response to send instead."""
+    methods = routes.get(path)
+    if methods is None:
+        return HTTPError(404, "Not found").to_response()
+    route = methods.get(method)
+    if route is None:
+        allow = ", ".join(sorted(methods))
+        return HTTPError(405, "Method not allowed", (("allow", allow),)).to_response()
+    return route
+
+
+def run(route: Route, request: Request, deps: Deps) -> Response:
+    """Call the handler; never raises, and every body it returns matches the contract."""
+    try:
+        response = route.handler(request, deps)
+    except HTTPError as exc:
+        response = exc.to_response()
+    except Exception:
+        log.exception("unhandled error request_id=%s", request.request_id)
+        return HTTPError(500, INTERNAL).to_response()
+    schema = route.ok_schema if response.status < 400 else route.error_schema
+    problem = deps.contract.first_error(schema, response.body)
+    if problem is not None:
+        log.error("response breaks %s request_id=%s: %s", schema, request.request_id, problem)
+        return HTTPError(500, INTERNAL).to_response()
+    return response
+
+
+def dispatch(request: Request, deps: Deps) -> Response:
+    """Match and run in one call."""
+    found = match(request.method, request.path)
+    return found if isinstance(found, Response) else run(found, request, deps)

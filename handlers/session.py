@@ -1,0 +1,138 @@
+"""The signed-in Supabase user, from `Authorization: Bearer` or the `@supabase/ssr` session cookie."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+
+from .http import Request
+from .ports import InvalidToken, SigningKeys, User, VerificationKey
+
+AUDIENCE = "authenticated"
+_ANY_AUTH_COOKIE = re.compile(r"sb-[^.]+-auth-token")
+
+
+class NotSignedIn(Exception):
+    """No credentials, or credentials that do not prove a signed-in user."""
+
+
+class HS256Keys:
+    """The legacy Supabase signing scheme: one shared project JWT secret."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = VerificationKey(secret, "HS256")
+
+    def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
+        """The project secret, for HS256 tokens only."""
+        if header.get("alg") != "HS256":
+            raise InvalidToken(f"unexpected algorithm {header.get('alg')!r}")
+        return self._key
+
+
+class NoKeys:
+    """Stands in when no signing key is configured: no token verifies."""
+
+    def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
+        """Always InvalidToken."""
+        raise InvalidToken("no signing key is configured")
+
+
+class SessionReader:
+    """Finds the access token in a request and verifies it into a User."""
+
+    def __init__(self, keys: SigningKeys, issuer: str | None, cookie_name: str | None) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._cookie_name = cookie_name
+
+    def user(self, request: Request) -> User:
+        """The verified user; NotSignedIn when there is none. KeysUnavailable passes through."""
+        token = self.access_token(request)
+        if token is None:
+            raise NotSignedIn("no credentials")
+        return self.verify(token)
+
+    def optional_user(self, request: Request) -> User | None:
+        """The verified user, or None when not signed in. KeysUnavailable passes through."""
+        try:
+            return self.user(request)
+        except NotSignedIn:
+            return None
+
+    def access_token(self, request: Request) -> str | None:
+        """The bearer token when an Authorization header is sent, else the session cookie's."""
+        authorization = request.header("authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.strip().partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+        session = session_from_cookies(request.cookies(), self._cookie_name)
+        found = session.get("access_token") if session else None
+        return found if isinstance(found, str) and found else None
+
+    def verify(self, token: str) -> User:
+        """Verify signature, algorithm, audience, issuer, expiry, subject and role."""
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._keys.key_for(header)
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[key.algorithm],
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "aud"], "verify_iss": self._issuer is not None},
+            )
+        except (jwt.InvalidTokenError, InvalidToken) as exc:
+            raise NotSignedIn(str(exc)) from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or claims.get("role") != AUDIENCE:
+            raise NotSignedIn("not a signed-in user's token")
+        email = claims.get("email")
+        return User(subject, email if isinstance(email, str) and email else None)
+
+
+def session_from_cookies(cookies: Mapping[str, str], name: str | None) -> dict[str, Any] | None:
+    """The session JSON `@supabase/ssr` stored under `name` (whole or in `.0`, `.1`, ... chunks)."""
+    names = [name] if name else sorted({base for key in cookies if (base := _base_name(key))})
+    for base in names:
+        value = cookies.get(base) or _joined_chunks(cookies, base)
+        session = _decode(value) if value else None
+        if session is not None:
+            return session
+    return None
+
+
+def _base_name(cookie: str) -> str | None:
+    base = cookie.rsplit(".", 1)[0] if re.search(r"\.\d+$", cookie) else cookie
+    return base if _ANY_AUTH_COOKIE.fullmatch(base) else None
+
+
+def _joined_chunks(cookies: Mapping[str, str], name: str) -> str:
+    parts = []
+    index = 0
+    while f"{name}.{index}" in cookies:
+        parts.append(cookies[f"{name}.{index}"])
+        index += 1
+    return "".join(parts)
+
+
+def _decode(value: str) -> dict[str, Any] | None:
+    text = value
+    if value.startswith("base64-"):
+        encoded = value[len("base64-") :]
+        try:
+            text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return None
+    try:
+        session = json.loads(text)
+    except ValueError:
+        return None
+    return session if isinstance(session, dict) else None

@@ -1,0 +1,139 @@
+"""Configuration, read once from the environment into one frozen object."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///var/profiles.sqlite3"
+
+N = TypeVar("N", int, float)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    stripe_timeout: float = 10.0
+    stripe_max_retries: int = 2
+    supabase_url: str | None = None
+    supabase_jwt_secret: str | None = field(default=None, repr=False)
+    supabase_auth_cookie: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    allowed_redirect_origins: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 64 * 1024
+    worker_threads: int = 64
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and check every setting; raise SettingsError naming the first bad variable."""
+
+        def text(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        key = text("STRIPE_SECRET_KEY")
+        if key is not None and not re.fullmatch(r"(sk|rk)_[A-Za-z0-9_]+", key):
+            raise SettingsError("STRIPE_SECRET_KEY must be a Stripe secret key (sk_... or rk_...)")
+        supabase_url = _http_url(environ, "SUPABASE_URL")
+        return cls(
+            stripe_secret_key=key,
+            stripe_api_base=_http_url(environ, "STRIPE_API_BASE"),
+            stripe_timeout=_number(environ, "STRIPE_TIMEOUT", 10.0, float, 0.1, 600),
+            stripe_max_retries=_number(environ, "STRIPE_MAX_RETRIES", 2, int, 0, 10),
+            supabase_url=supabase_url.rstrip("/") if supabase_url else None,
+            supabase_jwt_secret=text("SUPABASE_JWT_SECRET"),
+            supabase_auth_cookie=text("SUPABASE_AUTH_COOKIE"),
+            database_url=_database_url(environ),
+            allowed_redirect_origins=_origins(environ, "ALLOWED_REDIRECT_ORIGINS"),
+            host=text("HOST") or "127.0.0.1",
+            port=_number(environ, "PORT", 8000, int, 1, 65535),
+            max_body_bytes=_number(environ, "MAX_BODY_BYTES", 64 * 1024, int, 1024, 16 * 2**20),
+            worker_threads=_number(environ, "WORKER_THREADS", 64, int, 1, 1024),
+        )
+
+    @property
+    def auth_cookie_name(self) -> str | None:
+        """The Supabase session cookie's name: set, derived from SUPABASE_URL, or None for any."""
+        if self.supabase_auth_cookie:
+            return self.supabase_auth_cookie
+        if self.supabase_url:
+            host = urlsplit(self.supabase_url).hostname or ""
+            return f"sb-{host.split('.')[0]}-auth-token"
+        return None
+
+    @property
+    def token_issuer(self) -> str | None:
+        """The `iss` claim Supabase puts in access tokens, when the project URL is known."""
+        return f"{self.supabase_url}/auth/v1" if self.supabase_url else None
+
+
+def _http_url(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _number(environ: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N) -> N:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {raw!r}")
+    return value
+
+
+def _database_url(environ: Mapping[str, str]) -> str:
+    value = environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if not value.startswith("sqlite:///") or value == "sqlite:///":
+        raise SettingsError(f"DATABASE_URL must look like sqlite:///path/to/file, got {value!r}")
+    return value
+
+
+def _origins(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    origins = []
+    for item in environ.get(name, "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        origin = origin_of(item)
+        if origin is None or origin != item.rstrip("/").lower():
+            raise SettingsError(f"{name} must list origins like https://app.example.com, got {item!r}")
+        origins.append(origin)
+    return tuple(origins)
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, lower-case and without a default port; else None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    suffix = f":{port}" if port is not None and port != default else ""
+    return f"{parts.scheme}://{host}{suffix}"
