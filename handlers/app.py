@@ -16,7 +16,7 @@ from .adapters.stripe_payments import StripePayments
 from .asgi import App
 from .contract import Contract
 from .deps import Deps
-from .ports import Payments, SigningKeys
+from .ports import Payments, SigningKeys, StoreError
 from .session import HS256Keys, NoKeys, SessionReader
 from .settings import Settings, SettingsError
 
@@ -27,9 +27,10 @@ def create_app(environ: Mapping[str, str] | None = None) -> App:
     """Build the service from the environment; a bad setting stops start-up with its name."""
     try:
         settings = Settings.from_env(os.environ if environ is None else environ)
-    except SettingsError as exc:
+        deps = build_deps(settings)
+    except (SettingsError, StoreError) as exc:
         raise SystemExit(f"configuration error: {exc}") from None
-    return App(build_deps(settings), max_body_bytes=settings.max_body_bytes, threads=settings.worker_threads)
+    return App(deps, max_body_bytes=settings.max_body_bytes, threads=settings.worker_threads)
 
 
 def build_deps(settings: Settings) -> Deps:

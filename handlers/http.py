@@ -36,7 +36,8 @@ class Request:
             if key != "cookie":
                 continue
             for pair in value.split(";"):
-                name, sep, raw = pair.strip().partition("=")
+                name, sep, raw = pair.partition("=")
+                name = name.strip()
                 if sep and name and name not in jar:
                     jar[name] = unquote(raw.strip().strip('"'))
         return jar

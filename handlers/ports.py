@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,27 @@ class Profile:
     customer_id: str | None = None
     price_id: str | None = None
     has_access: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileUpdate:
+    """One Stripe event's effect on one profile; a store applies each event id at most once.
+
+    The profile is found by `user_id` (created when missing), else by `customer_id`, else by `email`.
+    `customer_id`, `price_id` and `has_access` are set when not None; `email` only fills an empty one.
+    An event whose `created` is older than the last event applied to that profile changes nothing.
+    """
+
+    event_id: str
+    created: int
+    user_id: str | None = None
+    customer_id: str | None = None
+    email: str | None = None
+    price_id: str | None = None
+    has_access: bool | None = None
+
+
+Outcome = Literal["applied", "duplicate", "stale", "unmatched"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +95,14 @@ class Payments(Protocol):
 
 
 class Profiles(Protocol):
-    """Reads user profiles."""
+    """Reads user profiles, and applies Stripe events to them."""
 
     def get(self, user_id: str) -> Profile | None:
         """The profile of `user_id`, or None when there is none."""
+        ...
+
+    def apply(self, update: ProfileUpdate) -> Outcome:
+        """Apply `update` and record its event id in one transaction; raise StoreError on failure."""
         ...
 
     def ping(self) -> None:

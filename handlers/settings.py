@@ -116,7 +116,7 @@ def _origins(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
         if not item:
             continue
         origin = origin_of(item)
-        if origin is None or origin != item.rstrip("/").lower():
+        if origin is None or urlsplit(item).path not in ("", "/") or any(c in item for c in "?#@"):
             raise SettingsError(f"{name} must list origins like https://app.example.com, got {item!r}")
         origins.append(origin)
     return tuple(origins)

@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ..ports import Profile, StoreError
+from ..ports import Outcome, Profile, ProfileUpdate, StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -15,7 +15,15 @@ CREATE TABLE IF NOT EXISTS profiles (
     customer_id TEXT,
     price_id TEXT,
     has_access INTEGER NOT NULL DEFAULT 0
-)
+);
+CREATE TABLE IF NOT EXISTS stripe_events (
+    id TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
+    profile_id TEXT,
+    outcome TEXT NOT NULL,
+    processed_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX IF NOT EXISTS stripe_events_profile ON stripe_events (profile_id, created);
 """
 
 
@@ -34,12 +42,15 @@ class SQLiteProfiles:
 
     def create(self) -> None:
         """Create the file's folder and the `profiles` table when missing."""
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as db:
+        try:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            db = self._connection()
             # WAL lets readers go on while the webhook writes.
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+            db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot create profile store at {self._path}: {exc}") from exc
 
     def get(self, user_id: str) -> Profile | None:
         """The profile of `user_id`, or None."""
@@ -76,6 +87,21 @@ class SQLiteProfiles:
         except sqlite3.Error as exc:
             raise StoreError(f"profile write failed: {type(exc).__name__}") from exc
 
+    def apply(self, update: ProfileUpdate) -> Outcome:
+        """Apply a Stripe event to its profile and record the event id, in one transaction."""
+        try:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                outcome = _apply(db, update)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"profile update failed: {type(exc).__name__}") from exc
+        return outcome
+
     def ping(self) -> None:
         """Raise StoreError unless the file opens and has the table."""
         try:
@@ -87,8 +113,47 @@ class SQLiteProfiles:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             try:
-                db = sqlite3.connect(self._path, timeout=self._timeout)
+                # Autocommit: apply() opens its own BEGIN IMMEDIATE transaction.
+                db = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open profile store: {type(exc).__name__}") from exc
             self._local.db = db
         return db
+
+
+def _apply(db: sqlite3.Connection, update: ProfileUpdate) -> Outcome:
+    if db.execute("SELECT 1 FROM stripe_events WHERE id = ?", (update.event_id,)).fetchone():
+        return "duplicate"
+    profile_id = _find(db, update)
+    outcome: Outcome = "unmatched"
+    if profile_id is not None:
+        (last,) = db.execute(
+            "SELECT max(created) FROM stripe_events WHERE profile_id = ? AND outcome = 'applied'",
+            (profile_id,),
+        ).fetchone()
+        outcome = "stale" if last is not None and last > update.created else "applied"
+    if outcome == "applied":
+        has_access = None if update.has_access is None else int(update.has_access)
+        db.execute(
+            "UPDATE profiles SET customer_id = coalesce(?, customer_id), price_id = coalesce(?, price_id),"
+            " has_access = coalesce(?, has_access), email = coalesce(nullif(email, ''), ?) WHERE id = ?",
+            (update.customer_id, update.price_id, has_access, update.email, profile_id),
+        )
+    db.execute(
+        "INSERT INTO stripe_events (id, created, profile_id, outcome) VALUES (?, ?, ?, ?)",
+        (update.event_id, update.created, profile_id, outcome),
+    )
+    return outcome
+
+
+def _find(db: sqlite3.Connection, update: ProfileUpdate) -> str | None:
+    if update.user_id:
+        db.execute("INSERT OR IGNORE INTO profiles (id) VALUES (?)", (update.user_id,))
+        return update.user_id
+    for column, value in (("customer_id", update.customer_id), ("lower(email)", update.email)):
+        if value:
+            key = value.lower() if column == "lower(email)" else value
+            row = db.execute(f"SELECT id FROM profiles WHERE {column} = ? LIMIT 1", (key,)).fetchone()
+            if row is not None:
+                return str(row[0])
+    return None
