@@ -1,0 +1,187 @@
+"""The ASGI shim and the router, driven in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from handlers import routes
+from handlers.asgi import App, Message
+from handlers.http import Request, Response
+from handlers.ports import Profile
+from tests.asgi_client import call
+from tests.fakes import USER_ID, FakePayments, FakeProfiles, make_deps, make_token
+
+CHECKOUT = "/api/stripe/create-checkout"
+PORTAL = "/api/stripe/create-portal"
+GOOD = json.dumps(
+    {
+        "priceId": "price_1",
+        "successUrl": "https://app.example.com/ok",
+        "cancelUrl": "https://app.example.com/no",
+        "mode": "subscription",
+    }
+).encode()
+
+
+def make_app(payments: FakePayments | None = None, profiles: FakeProfiles | None = None) -> App:
+    """An App over fakes, with a small body limit."""
+    return App(make_deps(payments, profiles), max_body_bytes=1024, threads=4)
+
+
+def test_checkout_ok_is_json_with_request_id() -> None:
+    """A 200 is application/json, has a content-length, and echoes the caller's X-Request-Id."""
+    result = asyncio.run(call(make_app(), "POST", CHECKOUT, GOOD, {"X-Request-Id": "req-42"}))
+    assert result.status == 200
+    assert result.json() == {"url": "https://checkout.stripe.com/c/pay/cs_test_1"}
+    assert result.headers["content-type"] == "application/json"
+    assert result.headers["content-length"] == str(len(result.body))
+    assert result.headers["x-request-id"] == "req-42"
+
+
+@pytest.mark.parametrize(
+    "given", ["", "has space", "x" * 200, "<script>"], ids=["none", "space", "long", "html"]
+)
+def test_request_id_is_generated_when_missing_or_unsafe(given: str) -> None:
+    """An absent or unsafe X-Request-Id is replaced by a generated 32-hex id."""
+    headers = {"X-Request-Id": given} if given else {}
+    result = asyncio.run(call(make_app(), "POST", CHECKOUT, b"{}", headers))
+    assert result.headers["x-request-id"] != given
+    assert len(result.headers["x-request-id"]) == 32
+    int(result.headers["x-request-id"], 16)
+
+
+def test_unknown_path_is_404_json() -> None:
+    """An unknown path is a JSON 404."""
+    result = asyncio.run(call(make_app(), "POST", "/api/stripe/nope", GOOD))
+    assert (result.status, result.json()) == (404, {"error": "Not found"})
+    assert result.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("GET", CHECKOUT, "POST"), ("PUT", PORTAL, "POST"), ("POST", "/healthz", "GET")],
+)
+def test_wrong_method_is_405_with_allow(method: str, path: str, allow: str) -> None:
+    """A known path with the wrong method is a JSON 405 naming the allowed method."""
+    result = asyncio.run(call(make_app(), method, path))
+    assert (result.status, result.json()) == (405, {"error": "Method not allowed"})
+    assert result.headers["allow"] == allow
+
+
+def test_body_over_limit_by_content_length_is_413() -> None:
+    """A declared Content-Length over the limit is refused before reading."""
+    result = asyncio.run(call(make_app(), "POST", CHECKOUT, b"{}", {"Content-Length": "1025"}))
+    assert (result.status, result.json()) == (413, {"error": "Request body too large"})
+
+
+def test_streamed_body_over_limit_is_413() -> None:
+    """A body with no Content-Length that grows past the limit is refused."""
+    payments = FakePayments()
+    result = asyncio.run(call(make_app(payments), "POST", CHECKOUT, [b"{" + b" " * 600, b" " * 600 + b"}"]))
+    assert (result.status, result.json()) == (413, {"error": "Request body too large"})
+    assert payments.checkouts == []
+
+
+def test_chunked_body_is_joined() -> None:
+    """A body sent in several chunks is read whole."""
+    result = asyncio.run(call(make_app(), "POST", CHECKOUT, [GOOD[:10], GOOD[10:40], GOOD[40:]]))
+    assert result.status == 200
+
+
+def test_malformed_json_is_400() -> None:
+    """A body that is not JSON is a 400 with our message."""
+    result = asyncio.run(call(make_app(), "POST", CHECKOUT, b'{"priceId": '))
+    assert (result.status, result.json()) == (400, {"error": "Request body must be valid JSON"})
+
+
+def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in a handler is a generic 500 with no internals, logged with the request id."""
+
+    class Broken(FakePayments):
+        def create_checkout_session(self, params: Any, idempotency_key: str) -> str:
+            raise KeyError("sk_live_secret_detail")
+
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        result = asyncio.run(call(make_app(Broken()), "POST", CHECKOUT, GOOD, {"X-Request-Id": "bug-1"}))
+    assert (result.status, result.json()) == (500, {"error": "Internal server error"})
+    assert b"sk_live" not in result.body
+    assert any("request_id=bug-1" in record.getMessage() for record in caplog.records)
+
+
+def test_response_that_breaks_its_schema_is_500() -> None:
+    """A handler answer that does not match its response schema never reaches the client."""
+    deps = make_deps()
+    route = routes.Route(lambda request, deps: Response(200, {"link": "x"}), "create-checkout.response.json")
+    response = routes.run(route, Request("POST", CHECKOUT), deps)
+    assert (response.status, response.body) == (500, {"error": "Internal server error"})
+
+
+def test_healthz_reports_the_store() -> None:
+    """GET /healthz is 200 when the store answers and 503 when it does not."""
+    profiles = FakeProfiles()
+    app = make_app(profiles=profiles)
+    ok = asyncio.run(call(app, "GET", "/healthz"))
+    profiles.down = True
+    down = asyncio.run(call(app, "GET", "/healthz"))
+    assert (ok.status, ok.json()) == (200, {"status": "ok", "profiles": "ok"})
+    assert (down.status, down.json()) == (503, {"status": "unavailable", "profiles": "unavailable"})
+
+
+def test_two_stripe_calls_are_in_flight_at_once() -> None:
+    """Two requests' Stripe calls overlap: each waits at a barrier only the other can release."""
+    barrier = threading.Barrier(2, timeout=5)
+    payments = FakePayments(on_call=barrier.wait)
+    profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_1"))
+    app = make_app(payments, profiles)
+    portal_body = json.dumps({"returnUrl": "https://app.example.com/account"}).encode()
+
+    async def both() -> list[int]:
+        results = await asyncio.gather(
+            call(app, "POST", CHECKOUT, GOOD),
+            call(app, "POST", PORTAL, portal_body, {"Authorization": f"Bearer {make_token()}"}),
+        )
+        return [result.status for result in results]
+
+    assert asyncio.run(both()) == [200, 200]
+    assert not barrier.broken
+    assert len(payments.checkouts) == 1 and len(payments.portals) == 1
+
+
+def test_client_gone_before_body_gets_no_answer() -> None:
+    """A client that disconnects before its body arrives is dropped without an error."""
+    app = make_app()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": CHECKOUT, "headers": [], "query_string": b""}
+    asyncio.run(app(scope, receive, send))
+    assert sent == []
+
+
+def test_lifespan_starts_and_stops_the_pool() -> None:
+    """Lifespan startup and shutdown are answered; shutdown stops the handler threads."""
+    app = make_app()
+    incoming: list[Message] = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    with pytest.raises(RuntimeError):
+        app.executor.submit(print)

@@ -1,0 +1,228 @@
+"""POST /api/stripe/create-checkout, handler level over fake ports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers.checkout import create_checkout, idempotency_key
+from handlers.http import HTTPError, Request, Response
+from handlers.ports import KeysUnavailable, PaymentsError, Profile
+from handlers.settings import Settings
+from tests.fakes import (
+    SECRET,
+    SUPABASE_URL,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_deps,
+    make_token,
+)
+
+BODY = {
+    "priceId": "price_123",
+    "successUrl": "https://app.example.com/done?session_id={CHECKOUT_SESSION_ID}",
+    "cancelUrl": "https://app.example.com/pricing",
+    "mode": "payment",
+}
+BASE = {
+    "line_items": [{"price": "price_123", "quantity": 1}],
+    "success_url": "https://app.example.com/done?session_id={CHECKOUT_SESSION_ID}",
+    "cancel_url": "https://app.example.com/pricing",
+    "allow_promotion_codes": True,
+}
+
+
+def post(body: Any, headers: tuple[tuple[str, str], ...] = ()) -> Request:
+    """A create-checkout request with a JSON body."""
+    return Request(
+        "POST",
+        "/api/stripe/create-checkout",
+        headers=(("content-type", "application/json"), *headers),
+        body=json.dumps(body).encode(),
+        client="203.0.113.7",
+    )
+
+
+def run(request: Request, payments: FakePayments, profiles: FakeProfiles | None = None) -> Response:
+    """The handler's response, an HTTPError turned into its response as the router would."""
+    try:
+        return create_checkout(request, make_deps(payments, profiles))
+    except HTTPError as exc:
+        return exc.to_response()
+
+
+@pytest.fixture(name="payments")
+def _payments() -> FakePayments:
+    return FakePayments()
+
+
+CASES = [
+    pytest.param(
+        "payment", (), None, {**BASE, "mode": "payment", "customer_creation": "always"}, id="pay-anon"
+    ),
+    pytest.param("subscription", (), None, {**BASE, "mode": "subscription"}, id="sub-anon"),
+    pytest.param(
+        "payment",
+        (("authorization", f"Bearer {make_token()}"),),
+        None,
+        {
+            **BASE,
+            "mode": "payment",
+            "client_reference_id": USER_ID,
+            "customer_email": "ada@example.com",
+            "customer_creation": "always",
+        },
+        id="pay-signed-in-new",
+    ),
+    pytest.param(
+        "subscription",
+        (("cookie", cookie_header(make_token())),),
+        None,
+        {**BASE, "mode": "subscription", "client_reference_id": USER_ID, "customer_email": "ada@example.com"},
+        id="sub-cookie-new",
+    ),
+    pytest.param(
+        "payment",
+        (("authorization", f"Bearer {make_token()}"),),
+        "cus_123",
+        {**BASE, "mode": "payment", "client_reference_id": USER_ID, "customer": "cus_123"},
+        id="pay-known-customer",
+    ),
+    pytest.param(
+        "subscription",
+        (("authorization", f"Bearer {make_token()}"),),
+        "cus_123",
+        {**BASE, "mode": "subscription", "client_reference_id": USER_ID, "customer": "cus_123"},
+        id="sub-known-customer",
+    ),
+    pytest.param(
+        "payment",
+        (("authorization", f"Bearer {make_token(email=None)}"),),
+        None,
+        {**BASE, "mode": "payment", "client_reference_id": USER_ID, "customer_creation": "always"},
+        id="pay-signed-in-no-email",
+    ),
+    pytest.param(
+        "payment",
+        (("authorization", f"Bearer {make_token(secret='forged-secret-of-the-same-length-as-ours!!')}"),),
+        "cus_123",
+        {**BASE, "mode": "payment", "customer_creation": "always"},
+        id="forged-token-is-anonymous",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mode", "headers", "customer", "expected"), CASES)
+def test_exact_stripe_params(
+    payments: FakePayments,
+    mode: str,
+    headers: tuple[tuple[str, str], ...],
+    customer: str | None,
+    expected: dict[str, Any],
+) -> None:
+    """Stripe is sent exactly these parameters, and the client gets the session URL."""
+    profiles = FakeProfiles(Profile(USER_ID, customer_id=customer)) if customer else FakeProfiles()
+    response = run(post({**BODY, "mode": mode}, headers), payments, profiles)
+    assert (response.status, response.body) == (200, {"url": "https://checkout.stripe.com/c/pay/cs_test_1"})
+    assert [params for params, _ in payments.checkouts] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param({}, "Price ID is required", id="empty"),
+        pytest.param({"successUrl": "x", "mode": "payment"}, "Price ID is required", id="price-first"),
+        pytest.param(
+            {"priceId": "price_1", "mode": "payment"}, "Success and cancel URLs are required", id="urls"
+        ),
+        pytest.param(
+            {**BODY, "mode": "setup"},
+            "Mode is required (either 'payment' for one-time payments or 'subscription' for recurring"
+            " subscription)",
+            id="mode",
+        ),
+    ],
+)
+def test_documented_400s_never_reach_stripe(payments: FakePayments, body: Any, message: str) -> None:
+    """Each documented 400 is exact and no Stripe call is made."""
+    response = run(post(body), payments)
+    assert (response.status, response.body) == (400, {"error": message})
+    assert payments.checkouts == []
+
+
+def test_stripe_invalid_request_is_500_with_its_message(payments: FakePayments) -> None:
+    """A Stripe failure is a 500 carrying the port's safe message."""
+    payments.fail = PaymentsError("No such price: 'price_123'")
+    response = run(post(BODY), payments)
+    assert (response.status, response.body) == (500, {"error": "No such price: 'price_123'"})
+
+
+def test_store_failure_is_500(payments: FakePayments) -> None:
+    """A signed-in checkout whose profile cannot be read is a 500, and Stripe is not called."""
+    profiles = FakeProfiles()
+    profiles.down = True
+    response = run(post(BODY, (("authorization", f"Bearer {make_token()}"),)), payments, profiles)
+    assert (response.status, response.body) == (
+        500,
+        {"error": "Billing information is unavailable right now. Please try again."},
+    )
+    assert payments.checkouts == []
+
+
+def test_keys_unavailable_is_500(payments: FakePayments) -> None:
+    """When signing keys cannot be fetched the session cannot be verified: 500, not anonymous."""
+
+    class DownKeys:
+        def key_for(self, header: Any) -> Any:
+            raise KeysUnavailable("timeout")
+
+    deps = make_deps(payments)
+    object.__setattr__(deps.sessions, "_keys", DownKeys())
+    with pytest.raises(HTTPError) as caught:
+        create_checkout(post(BODY, (("authorization", f"Bearer {make_token()}"),)), deps)
+    assert (caught.value.status, caught.value.message) == (
+        500,
+        "Your session could not be verified right now. Please try again.",
+    )
+
+
+def test_allowed_redirect_origins(payments: FakePayments) -> None:
+    """With ALLOWED_REDIRECT_ORIGINS set, a URL on another origin is a 400 naming the field."""
+    settings = Settings(
+        supabase_url=SUPABASE_URL,
+        supabase_jwt_secret=SECRET,
+        allowed_redirect_origins=("https://app.example.com",),
+    )
+    deps = make_deps(payments, settings=settings)
+    assert create_checkout(post(BODY), deps).status == 200
+    with pytest.raises(HTTPError) as caught:
+        create_checkout(post({**BODY, "cancelUrl": "https://evil.example/"}), deps)
+    assert (caught.value.status, caught.value.message) == (400, "cancelUrl must be on an allowed origin")
+
+
+def test_double_click_reuses_the_idempotency_key(payments: FakePayments) -> None:
+    """Two identical requests in one window send the same key; other params or users do not."""
+    run(post(BODY), payments)
+    run(post(BODY), payments)
+    run(post({**BODY, "priceId": "price_other"}), payments)
+    run(post(BODY, (("authorization", f"Bearer {make_token()}"),)), payments)
+    keys = [key for _, key in payments.checkouts]
+    assert keys[0] == keys[1]
+    assert len(set(keys)) == 3
+    assert all(key.startswith("checkout-") and len(key) == len("checkout-") + 64 for key in keys)
+
+
+def test_idempotency_key_window_and_client_header() -> None:
+    """The window key changes with time; a client Idempotency-Key overrides the window."""
+    params: dict[str, Any] = {**BASE, "mode": "payment"}
+    plain = post(BODY)
+    assert idempotency_key(plain, params, 1000.0) == idempotency_key(plain, params, 1009.0)
+    assert idempotency_key(plain, params, 1000.0) != idempotency_key(plain, params, 1010.0)
+    keyed = post(BODY, (("idempotency-key", "click-1"),))
+    assert idempotency_key(keyed, params, 1000.0) == idempotency_key(keyed, params, 5000.0)
+    assert idempotency_key(keyed, params, 1000.0) != idempotency_key(plain, params, 1000.0)
+    assert "ada@example.com" not in idempotency_key(keyed, {**params, "customer_email": "ada@example.com"}, 0)

@@ -1,0 +1,133 @@
+"""POST /api/stripe/create-portal, handler level over fake ports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers.http import HTTPError, Request, Response
+from handlers.portal import create_portal
+from handlers.ports import PaymentsError, Profile
+from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_deps, make_token
+
+NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
+NO_ACCOUNT = {"error": "You don't have a billing account yet. Make a purchase first."}
+RETURN = "https://app.example.com/account"
+
+
+def post(body: Any, *headers: tuple[str, str]) -> Request:
+    """A create-portal request with a JSON body."""
+    return Request("POST", "/api/stripe/create-portal", headers=headers, body=json.dumps(body).encode())
+
+
+def bearer(**claims: Any) -> tuple[str, str]:
+    """An Authorization header carrying a token for USER_ID."""
+    return ("authorization", f"Bearer {make_token(**claims)}")
+
+
+def run(request: Request, payments: FakePayments, profiles: FakeProfiles) -> Response:
+    """The handler's response, an HTTPError turned into its response as the router would."""
+    try:
+        return create_portal(request, make_deps(payments, profiles))
+    except HTTPError as exc:
+        return exc.to_response()
+
+
+@pytest.fixture(name="payments")
+def _payments() -> FakePayments:
+    return FakePayments()
+
+
+@pytest.fixture(name="customer")
+def _customer() -> FakeProfiles:
+    return FakeProfiles(Profile(USER_ID, email="ada@example.com", customer_id="cus_123", has_access=True))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param((), id="none"),
+        pytest.param((("authorization", "Bearer not.a.jwt"),), id="malformed"),
+        pytest.param((bearer(exp=1),), id="expired"),
+        pytest.param((bearer(secret="another-project-secret-that-is-long-enough!"),), id="forged"),
+        pytest.param((("authorization", "Basic dXNlcjpwYXNz"),), id="basic-auth"),
+        pytest.param((("cookie", "sb-abcd-auth-token=base64-%%%"),), id="garbage-cookie"),
+    ],
+)
+def test_not_signed_in_is_401_before_anything_else(
+    payments: FakePayments, customer: FakeProfiles, headers: tuple[tuple[str, str], ...]
+) -> None:
+    """Missing or bad credentials are a 401 even when the body is also invalid."""
+    response = run(post({}, *headers), payments, customer)
+    assert (response.status, response.body) == (401, NOT_SIGNED_IN)
+    assert customer.reads == [] and payments.portals == []
+
+
+def test_return_url_required_before_profile_lookup(payments: FakePayments, customer: FakeProfiles) -> None:
+    """A signed-in request without returnUrl is a 400 and reads no profile."""
+    response = run(post({}, bearer()), payments, customer)
+    assert (response.status, response.body) == (400, {"error": "Return URL is required"})
+    assert customer.reads == []
+
+
+def test_invalid_return_url(payments: FakePayments, customer: FakeProfiles) -> None:
+    """A returnUrl that is not an absolute http(s) URL is a 400 of ours."""
+    response = run(post({"returnUrl": "account"}, bearer()), payments, customer)
+    assert (response.status, response.body) == (
+        400,
+        {"error": "returnUrl must be an absolute http or https URL"},
+    )
+
+
+@pytest.mark.parametrize(
+    "profiles",
+    [
+        pytest.param(FakeProfiles(), id="no-profile"),
+        pytest.param(FakeProfiles(Profile(USER_ID)), id="profile-without-customer"),
+        pytest.param(FakeProfiles(Profile(USER_ID, customer_id="")), id="empty-customer"),
+    ],
+)
+def test_no_billing_account(payments: FakePayments, profiles: FakeProfiles) -> None:
+    """A user with no Stripe customer is told to make a purchase first."""
+    response = run(post({"returnUrl": RETURN}, bearer()), payments, profiles)
+    assert (response.status, response.body) == (400, NO_ACCOUNT)
+    assert profiles.reads == [USER_ID] and payments.portals == []
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        pytest.param(bearer(), id="bearer"),
+        pytest.param(("cookie", cookie_header(make_token())), id="cookie"),
+        pytest.param(("cookie", cookie_header(make_token(), encoding="raw", chunk=200)), id="raw-chunked"),
+    ],
+)
+def test_portal_url_for_a_customer(
+    payments: FakePayments, customer: FakeProfiles, credential: tuple[str, str]
+) -> None:
+    """A signed-in customer gets the portal URL for their own customer id and return URL."""
+    response = run(post({"returnUrl": RETURN}, credential), payments, customer)
+    assert (response.status, response.body) == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_123", RETURN)]
+
+
+def test_stripe_failure_is_500(payments: FakePayments, customer: FakeProfiles) -> None:
+    """A Stripe failure is a 500 with the port's safe message."""
+    payments.fail = PaymentsError("The payment provider is unavailable. Please try again.")
+    response = run(post({"returnUrl": RETURN}, bearer()), payments, customer)
+    assert (response.status, response.body) == (
+        500,
+        {"error": "The payment provider is unavailable. Please try again."},
+    )
+
+
+def test_store_failure_is_500(payments: FakePayments, customer: FakeProfiles) -> None:
+    """A profile store failure is a 500 with a safe message."""
+    customer.down = True
+    response = run(post({"returnUrl": RETURN}, bearer()), payments, customer)
+    assert (response.status, response.body) == (
+        500,
+        {"error": "Billing information is unavailable right now. Please try again."},
+    )
