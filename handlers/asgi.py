@@ -1,4 +1,4 @@
-"""The ASGI 3 shim: bytes in, a Request to `routes`, a Response out as JSON. Nothing else."""
+"""The ASGI 3 shim: bytes in, a Request to `routes`, a Response out as JSON (or a page's bytes)."""
 
 from __future__ import annotations
 

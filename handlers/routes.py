@@ -62,16 +62,11 @@ PREFIX_ROUTES: dict[str, dict[str, Route]] = {
 }
 
 
-def match(
-    method: str,
-    path: str,
-    routes: dict[str, dict[str, Route]] = ROUTES,
-    prefixes: dict[str, dict[str, Route]] = PREFIX_ROUTES,
-) -> Route | Response:
+def match(method: str, path: str, routes: dict[str, dict[str, Route]] = ROUTES) -> Route | Response:
     """The route for (method, path), or the 404 / 405 response to send instead."""
     methods = routes.get(path)
     if methods is None:
-        methods = _by_prefix(path, prefixes)
+        methods = _by_prefix(path, PREFIX_ROUTES)
     if methods is None:
         return HTTPError(404, "Not found").to_response()
     route = methods.get(method)
