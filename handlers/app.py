@@ -16,6 +16,7 @@ from .adapters.stripe_payments import StripePayments
 from .asgi import App
 from .contract import Contract
 from .deps import Deps
+from .local_secrets import with_local_secrets
 from .ports import Payments, SigningKeys, StoreError
 from .session import HS256Keys, NoKeys, SessionReader
 from .settings import Settings, SettingsError
@@ -37,6 +38,7 @@ def build_deps(settings: Settings) -> Deps:
     """The real adapters for `settings`; creates the SQLite table if it is missing."""
     profiles = SQLiteProfiles.from_url(settings.database_url)
     profiles.create()
+    settings = with_local_secrets(settings)
     return Deps(
         settings=settings,
         contract=Contract.load(),

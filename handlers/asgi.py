@@ -1,4 +1,4 @@
-"""The ASGI 3 shim: bytes in, a Request to `routes`, a Response out as JSON. Nothing else."""
+"""The ASGI 3 shim: bytes in, a Request to `routes`, a Response out as JSON (or a page's bytes)."""
 
 from __future__ import annotations
 
@@ -110,9 +110,14 @@ class App:
 
 
 async def _send(send: Send, response: Response, request_id: str) -> None:
-    body = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    raw = isinstance(response.body, bytes)  # a page, with its own content-type header
+    body = (
+        response.body
+        if raw
+        else json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    )
     headers = [
-        (b"content-type", b"application/json"),
+        *(() if raw else ((b"content-type", b"application/json"),)),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
         *((name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers),

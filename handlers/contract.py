@@ -21,6 +21,7 @@ PORTAL_REQUEST = "create-portal.request.json"
 PORTAL_RESPONSE = "create-portal.response.json"
 ERROR = "error.json"
 HEALTH_RESPONSE = "health.response.json"
+WEBHOOK_RESPONSE = "webhook.response.json"
 
 NOT_JSON = "Request body must be valid JSON"
 INVALID_BODY = "Request body is invalid"

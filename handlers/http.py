@@ -45,7 +45,10 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A JSON response as plain data: `body` is serialised by whoever sends it."""
+    """A JSON response as plain data: `body` is serialised by whoever sends it.
+
+    A `bytes` body is sent as it is, with the content-type its headers name (the offline pages only).
+    """
 
     status: int
     body: Any

@@ -93,6 +93,10 @@ class Payments(Protocol):
         """Create a Billing Portal session and return its URL."""
         ...
 
+    def checkout_price(self, session_id: str) -> str | None:
+        """The price of a Checkout Session's first line item, or None when it has none."""
+        ...
+
 
 class Profiles(Protocol):
     """Reads user profiles, and applies Stripe events to them."""

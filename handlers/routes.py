@@ -16,7 +16,9 @@ from .deps import Deps
 from .errors import INTERNAL
 from .health import healthz
 from .http import HTTPError, Request, Response
+from .offline_pages import checkout_page, pay, portal_page
 from .portal import create_portal
+from .webhook import stripe_webhook
 
 log = logging.getLogger("handlers")
 
@@ -30,6 +32,7 @@ class Route:
     handler: Handler
     ok_schema: str
     error_schema: str = contract.ERROR
+    page: bool = False  # answers HTML (bytes), exempt from the JSON contract; its errors stay JSON
 
 
 ROUTES: dict[str, dict[str, Route]] = {
@@ -42,12 +45,28 @@ ROUTES: dict[str, dict[str, Route]] = {
     "/healthz": {
         "GET": Route(healthz, contract.HEALTH_RESPONSE, contract.HEALTH_RESPONSE),
     },
+    "/api/webhook/stripe": {
+        "POST": Route(stripe_webhook, contract.WEBHOOK_RESPONSE),
+    },
+}
+
+# Paths that end in one id segment: "/offline/checkout/<id>" matches "/offline/checkout/".
+PREFIX_ROUTES: dict[str, dict[str, Route]] = {
+    "/offline/checkout/": {
+        "GET": Route(checkout_page, contract.ERROR, page=True),
+        "POST": Route(pay, contract.ERROR, page=True),
+    },
+    "/offline/portal/": {
+        "GET": Route(portal_page, contract.ERROR, page=True),
+    },
 }
 
 
 def match(method: str, path: str, routes: dict[str, dict[str, Route]] = ROUTES) -> Route | Response:
     """The route for (method, path), or the 404 / 405 response to send instead."""
     methods = routes.get(path)
+    if methods is None:
+        methods = _by_prefix(path, PREFIX_ROUTES)
     if methods is None:
         return HTTPError(404, "Not found").to_response()
     route = methods.get(method)
@@ -66,6 +85,8 @@ def run(route: Route, request: Request, deps: Deps) -> Response:
     except Exception:
         log.exception("unhandled error request_id=%s", request.request_id)
         return HTTPError(500, INTERNAL).to_response()
+    if route.page and isinstance(response.body, bytes):
+        return response
     schema = route.ok_schema if response.status < 400 else route.error_schema
     problem = deps.contract.first_error(schema, response.body)
     if problem is not None:
@@ -78,3 +99,11 @@ def dispatch(request: Request, deps: Deps) -> Response:
     """Match and run in one call."""
     found = match(request.method, request.path)
     return found if isinstance(found, Response) else run(found, request, deps)
+
+
+def _by_prefix(path: str, prefixes: dict[str, dict[str, Route]]) -> dict[str, Route] | None:
+    for prefix, methods in prefixes.items():
+        rest = path.removeprefix(prefix)
+        if rest != path and rest and "/" not in rest:
+            return methods
+    return None

@@ -34,6 +34,7 @@ class Settings:
     port: int = 8000
     max_body_bytes: int = 64 * 1024
     worker_threads: int = 64
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -61,6 +62,7 @@ class Settings:
             port=_number(environ, "PORT", 8000, int, 1, 65535),
             max_body_bytes=_number(environ, "MAX_BODY_BYTES", 64 * 1024, int, 1024, 16 * 2**20),
             worker_threads=_number(environ, "WORKER_THREADS", 64, int, 1, 1024),
+            stripe_webhook_secret=_webhook_secret(environ),
         )
 
     @property
@@ -77,6 +79,14 @@ class Settings:
     def token_issuer(self) -> str | None:
         """The `iss` claim Supabase puts in access tokens, when the project URL is known."""
         return f"{self.supabase_url}/auth/v1" if self.supabase_url else None
+
+
+def _webhook_secret(environ: Mapping[str, str]) -> str | None:
+    value = environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
+    if value and not value.startswith("whsec_"):
+        # The value is a secret: name the variable, never echo it.
+        raise SettingsError("STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)")
+    return value or None
 
 
 def _http_url(environ: Mapping[str, str], name: str) -> str | None:

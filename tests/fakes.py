@@ -89,6 +89,8 @@ class FakePayments:
     def __init__(self, on_call: Callable[[], object] | None = None) -> None:
         self.checkouts: list[tuple[dict[str, Any], str]] = []
         self.portals: list[tuple[str, str]] = []
+        self.prices: list[str] = []
+        self.price: str | None = "price_from_line_items"
         self.fail: PaymentsError | None = None
         self.on_call = on_call
         self._lock = threading.Lock()
@@ -110,6 +112,13 @@ class FakePayments:
         if self.fail:
             raise self.fail
         return "https://billing.stripe.com/p/session/test_1"
+
+    def checkout_price(self, session_id: str) -> str | None:
+        with self._lock:
+            self.prices.append(session_id)
+        if self.fail:
+            raise self.fail
+        return self.price
 
 
 class FakeProfiles:

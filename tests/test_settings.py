@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from handlers.app import create_app
@@ -388,3 +390,23 @@ def test_create_app_exits_naming_the_bad_variable(environ: dict[str, str], messa
         create_app(environ)
     assert info.value.code == message
     assert info.value.__cause__ is None
+
+
+WEBHOOK_SECRET = "whsec_0123456789abcdefABCDEF"
+
+
+def test_webhook_secret_is_read_stripped_and_kept_out_of_repr() -> None:
+    """STRIPE_WEBHOOK_SECRET lands in its field, stripped, and never in the repr."""
+    settings = Settings.from_env({"STRIPE_WEBHOOK_SECRET": f" {WEBHOOK_SECRET}\n"})
+
+    assert settings == replace(DEFAULTS, stripe_webhook_secret=WEBHOOK_SECRET)
+    assert WEBHOOK_SECRET not in repr(settings)
+    assert Settings.from_env({"STRIPE_WEBHOOK_SECRET": " "}).stripe_webhook_secret is None
+
+
+def test_a_webhook_secret_of_another_kind_is_refused_without_echoing_it() -> None:
+    """A value that is not whsec_... stops start-up; the message names the variable, not the value."""
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"STRIPE_WEBHOOK_SECRET": STRIPE_KEY})
+
+    assert str(info.value) == "STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)"

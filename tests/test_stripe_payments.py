@@ -441,3 +441,60 @@ def test_importing_and_building_the_app_does_not_import_stripe(tmp_path: Path) -
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+LINE_ITEMS_URL = "https://api.stripe.com/v1/checkout/sessions/cs_test_a1b2c3/line_items"
+
+
+def line_items(*prices: str) -> dict[str, Any]:
+    """Stripe's list of a session's line items."""
+    data = [
+        {"id": f"li_{n}", "object": "item", "price": {"id": p, "object": "price"}}
+        for n, p in enumerate(prices)
+    ]
+    return {"object": "list", "data": data, "has_more": False, "url": "/v1/checkout/sessions/x/line_items"}
+
+
+def test_checkout_price_lists_the_sessions_line_items(mocked: responses.RequestsMock) -> None:
+    """GET /v1/checkout/sessions/<id>/line_items?limit=1 with the Bearer key; the first price is answered."""
+    mocked.get(
+        LINE_ITEMS_URL,
+        json=line_items("price_1", "price_2"),
+        match=[matchers.query_param_matcher({"limit": "1"})],
+    )
+
+    assert payments().checkout_price("cs_test_a1b2c3") == "price_1"
+    assert mocked.calls[0].request.headers["Authorization"] == f"Bearer {SECRET_KEY}"
+
+
+def test_checkout_price_of_a_session_without_items_is_none(mocked: responses.RequestsMock) -> None:
+    """An empty list answers None."""
+    mocked.get(LINE_ITEMS_URL, json=line_items())
+
+    assert payments().checkout_price("cs_test_a1b2c3") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "payload", "message"),
+    [
+        pytest.param(
+            404,
+            stripe_error("invalid_request_error", "No such checkout.session: 'cs_test_a1b2c3'"),
+            "No such checkout.session: 'cs_test_a1b2c3'",
+            id="unknown-session",
+        ),
+        pytest.param(
+            500, stripe_error("api_error", "An unknown error occurred."), UNAVAILABLE, id="stripe-500"
+        ),
+    ],
+)
+def test_checkout_price_failures_are_payments_errors(
+    mocked: responses.RequestsMock, status: int, payload: dict[str, Any], message: str
+) -> None:
+    """Stripe's errors become PaymentsError with the usual messages."""
+    mocked.get(LINE_ITEMS_URL, status=status, json=payload)
+
+    with pytest.raises(PaymentsError) as info:
+        payments().checkout_price("cs_test_a1b2c3")
+
+    assert info.value.message == message

@@ -6,6 +6,7 @@ It makes no payment: it remembers sessions in memory and answers with local URLs
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -33,3 +34,68 @@ class OfflinePayments:
             session_id = f"bps_offline_{len(self.portal_sessions) + 1}"
             self.portal_sessions[session_id] = {"customer": customer_id, "return_url": return_url}
         return f"{self._base_url}/offline/portal/{session_id}"
+
+    def checkout_price(self, session_id: str) -> str | None:
+        """The price the session was created with, as Stripe's line items would give it."""
+        session = self.checkout_session(session_id)
+        items = session.get("line_items") if session else None
+        if not items:
+            return None
+        price = items[0].get("price")
+        return str(price) if price else None
+
+    def checkout_session(self, session_id: str) -> dict[str, Any] | None:
+        """A copy of a checkout session this stand-in created, or None."""
+        with self._lock:
+            session = self.checkout_sessions.get(session_id)
+            return dict(session) if session is not None else None
+
+    def portal_session(self, session_id: str) -> dict[str, Any] | None:
+        """A copy of a portal session this stand-in created, or None."""
+        with self._lock:
+            session = self.portal_sessions.get(session_id)
+            return dict(session) if session is not None else None
+
+    def completed_event(self, session_id: str, email: str | None, created: int) -> dict[str, Any] | None:
+        """The `checkout.session.completed` event Stripe would send once this session is paid."""
+        session = self.checkout_session(session_id)
+        if session is None:
+            return None
+        email = session.get("customer_email") or email or None
+        reference = session.get("client_reference_id")
+        # One customer per user (or email), as a returning Stripe customer would keep theirs.
+        who = str(reference or email or session_id)
+        customer = session.get("customer") or "cus_offline_" + hashlib.sha256(who.encode()).hexdigest()[:24]
+        mode = session.get("mode")
+        completed: dict[str, Any] = {
+            "id": session_id,
+            "object": "checkout.session",
+            "client_reference_id": reference,
+            "customer": customer,
+            "customer_details": {"email": email},
+            "customer_email": session.get("customer_email"),
+            "mode": mode,
+            "payment_status": "paid",
+            "status": "complete",
+            "subscription": None,
+            "success_url": session.get("success_url"),
+            "cancel_url": session.get("cancel_url"),
+            "livemode": False,
+        }
+        if mode == "subscription":
+            completed["subscription"] = "sub_offline_" + hashlib.sha256(session_id.encode()).hexdigest()[:24]
+        return {
+            "id": f"evt_offline_{secrets.token_hex(12)}",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": created,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "data": {"object": completed},
+        }
+
+    def mark_complete(self, session_id: str) -> None:
+        """Remember that the session was paid, so paying again sends nothing."""
+        with self._lock:
+            if session_id in self.checkout_sessions:
+                self.checkout_sessions[session_id]["status"] = "complete"

@@ -62,6 +62,16 @@ class StripePayments:
         )
         return str(session.url)
 
+    def checkout_price(self, session_id: str) -> str | None:
+        """The first line item's price: webhook events do not carry a session's line items."""
+        client = self._stripe()
+        items = self._call(
+            lambda: client.v1.checkout.sessions.line_items.list(session_id, params={"limit": 1})
+        )
+        if not items.data or not items.data[0].price:
+            return None
+        return str(items.data[0].price.id)
+
     def _call(self, create: Any) -> Any:
         import stripe
 

@@ -1,0 +1,265 @@
+"""The offline stand-in's checkout and portal pages, in-process: pay -> signed event -> webhook -> profile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from handlers.adapters.offline_payments import OfflinePayments
+from handlers.adapters.sqlite_profiles import SQLiteProfiles
+from handlers.asgi import App
+from handlers.checkout import checkout_params
+from handlers.deps import Deps
+from handlers.http import Request, Response
+from handlers.ports import Profile, User
+from handlers.settings import Settings
+from tests.asgi_client import Result, call
+from tests.fakes import FakePayments, make_deps
+from tests.stripe_events import WEBHOOK_SECRET
+
+BASE = "http://127.0.0.1:8000"
+SUCCESS = "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}"
+CANCEL = "https://app.example.com/pricing"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class Clock:
+    """A settable clock, real time by default."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(name="store")
+def _store(tmp_path: Path) -> SQLiteProfiles:
+    store = SQLiteProfiles(tmp_path / "profiles.sqlite3")
+    store.create()
+    return store
+
+
+@pytest.fixture(name="stand_in")
+def _stand_in() -> OfflinePayments:
+    return OfflinePayments(BASE)
+
+
+@pytest.fixture(name="clock")
+def _clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(name="app")
+def _app(store: SQLiteProfiles, stand_in: OfflinePayments, clock: Clock) -> Iterator[App]:
+    deps = make_deps(settings=Settings(stripe_webhook_secret=WEBHOOK_SECRET))
+    app = App(replace(deps, payments=stand_in, profiles=store, clock=clock), threads=2)
+    yield app
+    app.executor.shutdown()
+
+
+def open_checkout(stand_in: OfflinePayments, user: User | None, mode: str = "subscription") -> str:
+    """Create a session as create-checkout would, and return its local path."""
+    body = {"priceId": "price_pro", "successUrl": SUCCESS, "cancelUrl": CANCEL, "mode": mode}
+    url = stand_in.create_checkout_session(checkout_params(body, user, None), f"key-{mode}-{user}")
+    return url.removeprefix(BASE)
+
+
+def request(app: App, method: str, path: str, body: bytes = b"") -> Result:
+    return asyncio.run(call(app, method, path, body, FORM if body else None))
+
+
+def test_checkout_page_shows_the_session_and_a_pay_button(app: App, stand_in: OfflinePayments) -> None:
+    """GET answers an HTML page naming the offline stand-in, the price, and a POST form with Pay."""
+    path = open_checkout(stand_in, User("user-1", "ada@example.com"))
+
+    result = request(app, "GET", path)
+
+    assert result.status == 200
+    assert result.headers["content-type"] == "text/html; charset=utf-8"
+    assert result.headers["content-length"] == str(len(result.body))
+    page = result.body.decode()
+    assert "<strong>offline</strong> Stripe stand-in" in page
+    assert "Mode: subscription<br>Price: price_pro" in page
+    assert '<form method="post">' in page
+    assert '<input type="email" name="email" value="ada@example.com" readonly>' in page
+    assert '<button type="submit">Pay</button>' in page
+    assert f'<a href="{CANCEL}">Cancel</a>' in page
+
+
+def test_paying_delivers_a_signed_event_and_redirects(
+    app: App, stand_in: OfflinePayments, store: SQLiteProfiles
+) -> None:
+    """POST sends checkout.session.completed through the webhook, links the customer, and 303s to success."""
+    path = open_checkout(stand_in, User("user-1", "ada@example.com"))
+    session_id = path.rsplit("/", 1)[1]
+
+    result = request(app, "POST", path, b"")
+
+    assert (result.status, result.body) == (303, b"")
+    assert result.headers["location"] == f"https://app.example.com/ok?session_id={session_id}"
+    profile = store.get("user-1")
+    assert profile is not None
+    assert re.fullmatch(r"cus_offline_[0-9a-f]{24}", profile.customer_id or "")
+    assert profile == Profile("user-1", "ada@example.com", profile.customer_id, "price_pro", True)
+
+
+def test_the_same_user_keeps_one_offline_customer(
+    app: App, stand_in: OfflinePayments, store: SQLiteProfiles
+) -> None:
+    """A second purchase by the same user names the same customer."""
+    request(app, "POST", open_checkout(stand_in, User("user-1", "ada@example.com"), "payment"))
+    first = store.get("user-1")
+    request(app, "POST", open_checkout(stand_in, User("user-1", "ada@example.com"), "subscription"))
+
+    assert first is not None and store.get("user-1") == first
+
+
+def test_anonymous_checkout_links_by_the_email_typed_in(
+    app: App, stand_in: OfflinePayments, store: SQLiteProfiles
+) -> None:
+    """Signed out, the email posted in the form finds the profile, as Stripe's customer email would."""
+    store.put(Profile("user-2", "bo@example.com"))
+    path = open_checkout(stand_in, None, "payment")
+
+    result = request(app, "POST", path, urlencode({"email": "bo@example.com"}).encode())
+
+    assert result.status == 303
+    profile = store.get("user-2")
+    assert profile is not None and profile.has_access and profile.price_id == "price_pro"
+
+
+def test_paying_twice_sends_one_event(app: App, stand_in: OfflinePayments, store: SQLiteProfiles) -> None:
+    """A second POST only redirects; the GET page then says it is paid."""
+    path = open_checkout(stand_in, User("user-1", "ada@example.com"))
+    request(app, "POST", path)
+    store.put(Profile("user-1", "ada@example.com", "cus_changed", "price_x", False))
+
+    again = request(app, "POST", path)
+
+    assert again.status == 303
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_changed", "price_x", False)
+    assert "This checkout is paid." in request(app, "GET", path).body.decode()
+
+
+def test_the_event_goes_through_signature_verification(
+    app: App, stand_in: OfflinePayments, store: SQLiteProfiles, clock: Clock
+) -> None:
+    """Signed with a timestamp Stripe's check refuses: the webhook's 400 becomes 502 and nothing is paid."""
+    path = open_checkout(stand_in, User("user-1", "ada@example.com"))
+    clock.now = time.time() - 3600
+
+    result = request(app, "POST", path)
+
+    assert (result.status, result.json()) == (
+        502,
+        {"error": "The webhook answered 400: Invalid Stripe signature"},
+    )
+    assert result.headers["content-type"] == "application/json"
+    assert store.get("user-1") is None
+    clock.now = time.time()
+    assert request(app, "POST", path).status == 303
+    assert store.get("user-1") is not None
+
+
+def test_the_delivered_event_has_stripes_shape(
+    app: App, stand_in: OfflinePayments, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event is a v1 snapshot event with the session's id, reference, email, mode and subscription."""
+    from handlers import routes
+
+    seen: list[tuple[str, str | None, bytes]] = []
+    dispatch = routes.dispatch
+
+    def spy(request: Request, deps: Deps) -> Response:
+        seen.append((request.path, request.header("stripe-signature"), request.body))
+        return dispatch(request, deps)
+
+    monkeypatch.setattr(routes, "dispatch", spy)
+    path = open_checkout(stand_in, User("user-1", "ada@example.com"))
+    request(app, "POST", path)
+
+    [(webhook_path, header, body)] = seen
+    assert webhook_path == "/api/webhook/stripe"
+    assert header is not None and re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", header)
+    event = json.loads(body)
+    assert re.fullmatch(r"evt_offline_[0-9a-f]{24}", event["id"])
+    obj = event["data"]["object"]
+    assert (event["object"], event["type"], event["livemode"]) == (
+        "event",
+        "checkout.session.completed",
+        False,
+    )
+    assert {
+        k: obj[k] for k in ("id", "object", "client_reference_id", "mode", "payment_status", "status")
+    } == {
+        "id": path.rsplit("/", 1)[1],
+        "object": "checkout.session",
+        "client_reference_id": "user-1",
+        "mode": "subscription",
+        "payment_status": "paid",
+        "status": "complete",
+    }
+    assert obj["customer_details"] == {"email": "ada@example.com"}
+    assert re.fullmatch(r"sub_offline_[0-9a-f]{24}", obj["subscription"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("GET", "/offline/checkout/cs_offline_unknown", id="unknown-checkout"),
+        pytest.param("POST", "/offline/checkout/cs_offline_unknown", id="pay-unknown"),
+        pytest.param("GET", "/offline/portal/bps_offline_9", id="unknown-portal"),
+        pytest.param("GET", "/offline/checkout/", id="no-id"),
+        pytest.param("GET", "/offline/checkout/a/b", id="two-segments"),
+        pytest.param("GET", "/offline/checkout", id="bare-prefix"),
+    ],
+)
+def test_unknown_offline_paths_are_404_json(app: App, method: str, path: str) -> None:
+    """Unknown sessions and malformed paths answer the JSON 404."""
+    result = request(app, method, path)
+
+    assert (result.status, result.json()) == (404, {"error": "Not found"})
+
+
+def test_pages_are_404_with_real_stripe(stand_in: OfflinePayments) -> None:
+    """With real Stripe behind the service the offline pages do not exist."""
+    path = open_checkout(stand_in, None)
+    app = App(make_deps(FakePayments(), settings=Settings(stripe_webhook_secret=WEBHOOK_SECRET)), threads=1)
+
+    result = request(app, "GET", path)
+
+    assert (result.status, result.json()) == (404, {"error": "Not found"})
+
+
+def test_wrong_method_on_a_page_is_405(app: App) -> None:
+    """The portal page is GET only."""
+    result = request(app, "POST", "/offline/portal/bps_offline_1")
+
+    assert (result.status, result.json(), result.headers["allow"]) == (
+        405,
+        {"error": "Method not allowed"},
+        "GET",
+    )
+
+
+def test_portal_page_links_back(app: App, stand_in: OfflinePayments) -> None:
+    """The portal page says it is the offline portal and links to return_url, HTML-escaped."""
+    url = stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account?a=1&b=<2>")
+
+    result = request(app, "GET", url.removeprefix(BASE))
+
+    assert result.status == 200
+    assert result.headers["content-type"] == "text/html; charset=utf-8"
+    page = result.body.decode()
+    assert "<strong>offline</strong> billing portal" in page
+    assert "Customer: cus_offline_1" in page
+    assert '<a href="https://app.example.com/account?a=1&amp;b=&lt;2&gt;">Return</a>' in page

@@ -1,0 +1,66 @@
+"""handlers.adapters.offline_payments: the stand-in's sessions, prices and completed events."""
+
+from __future__ import annotations
+
+import re
+
+from handlers.adapters.offline_payments import OfflinePayments
+
+PARAMS = {
+    "mode": "payment",
+    "line_items": [{"price": "price_pro", "quantity": 1}],
+    "success_url": "https://app.example.com/ok",
+    "cancel_url": "https://app.example.com/no",
+    "client_reference_id": "user-1",
+    "customer_email": "ada@example.com",
+}
+
+
+def test_checkout_price_is_the_sessions_first_price() -> None:
+    """The stand-in answers the price the session was created with; unknown sessions have none."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    session_id = stand_in.create_checkout_session(PARAMS, "key-1").rsplit("/", 1)[1]
+
+    assert stand_in.checkout_price(session_id) == "price_pro"
+    assert stand_in.checkout_price("cs_offline_unknown") is None
+
+
+def test_completed_event_in_payment_mode() -> None:
+    """Payment mode: no subscription; the customer is stable per user; unknown sessions give None."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    session_id = stand_in.create_checkout_session(PARAMS, "key-1").rsplit("/", 1)[1]
+
+    event = stand_in.completed_event(session_id, "typed@example.com", 1_800_000_000)
+    again = stand_in.completed_event(session_id, None, 1_800_000_001)
+
+    assert event is not None and again is not None
+    assert event["created"] == 1_800_000_000 and event["id"] != again["id"]
+    obj = event["data"]["object"]
+    assert obj["subscription"] is None
+    assert obj["customer_details"] == {"email": "ada@example.com"}  # the session's email wins
+    assert re.fullmatch(r"cus_offline_[0-9a-f]{24}", obj["customer"])
+    assert again["data"]["object"]["customer"] == obj["customer"]
+    assert stand_in.completed_event("cs_offline_unknown", None, 1) is None
+
+
+def test_completed_event_keeps_a_returning_customer() -> None:
+    """A session created for an existing customer completes as that customer."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    params = {k: v for k, v in PARAMS.items() if k != "customer_email"} | {"customer": "cus_existing"}
+    session_id = stand_in.create_checkout_session(params, "key-2").rsplit("/", 1)[1]
+
+    event = stand_in.completed_event(session_id, None, 1)
+
+    assert event is not None and event["data"]["object"]["customer"] == "cus_existing"
+
+
+def test_mark_complete_is_seen_by_readers() -> None:
+    """After mark_complete the session reads as complete; an unknown id is ignored."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    session_id = stand_in.create_checkout_session(PARAMS, "key-1").rsplit("/", 1)[1]
+
+    stand_in.mark_complete(session_id)
+    stand_in.mark_complete("cs_offline_unknown")
+
+    session = stand_in.checkout_session(session_id)
+    assert session is not None and session["status"] == "complete"

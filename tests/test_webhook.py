@@ -1,0 +1,421 @@
+"""POST /api/webhook/stripe in-process: signatures, each event's effect, replays, order and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handlers.adapters.sqlite_profiles import SQLiteProfiles
+from handlers.asgi import App
+from handlers.ports import PaymentsError, Profile
+from handlers.settings import Settings
+from handlers.webhook import signature_header
+from tests.asgi_client import Result, call
+from tests.fakes import FakePayments, make_deps
+from tests.stripe_events import (
+    WEBHOOK_SECRET,
+    checkout_session,
+    event,
+    invoice,
+    signature,
+    subscription,
+)
+
+WEBHOOK = "/api/webhook/stripe"
+
+
+@pytest.fixture(name="store")
+def _store(tmp_path: Path) -> SQLiteProfiles:
+    """A created, empty SQLite store that gives up on a lock after 0.2 s."""
+    store = SQLiteProfiles(tmp_path / "profiles.sqlite3", timeout=0.2)
+    store.create()
+    return store
+
+
+@pytest.fixture(name="payments")
+def _payments() -> FakePayments:
+    return FakePayments()
+
+
+def make_app(store: SQLiteProfiles, payments: FakePayments, secret: str | None = WEBHOOK_SECRET) -> App:
+    """The app over a real store and fake payments, with `secret` as STRIPE_WEBHOOK_SECRET."""
+    deps = make_deps(payments, settings=Settings(stripe_webhook_secret=secret))
+    return App(replace(deps, profiles=store), threads=2)
+
+
+@pytest.fixture(name="app")
+def _app(store: SQLiteProfiles, payments: FakePayments) -> Iterator[App]:
+    app = make_app(store, payments)
+    yield app
+    app.executor.shutdown()
+
+
+def deliver(app: App, payload: bytes, header: str | None = "") -> Result:
+    """POST `payload` as Stripe does; header "" signs it now with the test secret, None sends none."""
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if header is not None:
+        headers["Stripe-Signature"] = header or signature(payload)
+    return asyncio.run(call(app, "POST", WEBHOOK, payload, headers))
+
+
+def expect(result: Result, status: int, body: Any) -> None:
+    """Exactly this status and JSON body."""
+    assert (result.status, result.json()) == (status, body)
+    assert result.headers["content-type"] == "application/json"
+
+
+def applied(outcome: str = "applied") -> dict[str, Any]:
+    return {"received": True, "outcome": outcome}
+
+
+# --- each event type's effect -------------------------------------------------------------------
+
+
+def test_checkout_completed_creates_the_users_profile(
+    app: App, store: SQLiteProfiles, payments: FakePayments
+) -> None:
+    """A completed checkout creates the referenced user's profile with customer, line-item price, access."""
+    expect(deliver(app, event("checkout.session.completed", checkout_session("cs_test_9"))), 200, applied())
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+    assert payments.prices == ["cs_test_9"]
+
+
+def test_checkout_completed_keeps_an_existing_email(app: App, store: SQLiteProfiles) -> None:
+    """An existing profile keeps its own email; customer, price and access are set."""
+    store.put(Profile("user-1", "own@example.com", None, "price_old", False))
+
+    expect(deliver(app, event("checkout.session.completed", checkout_session())), 200, applied())
+
+    assert store.get("user-1") == Profile("user-1", "own@example.com", "cus_1", "price_from_line_items", True)
+
+
+def test_checkout_completed_fills_an_empty_email(app: App, store: SQLiteProfiles) -> None:
+    """A profile without an email gets the customer's."""
+    store.put(Profile("user-1", None))
+
+    expect(deliver(app, event("checkout.session.completed", checkout_session())), 200, applied())
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+
+
+def test_checkout_line_items_in_the_event_are_not_fetched(
+    app: App, store: SQLiteProfiles, payments: FakePayments
+) -> None:
+    """When the session carries its line items, their price is used and Stripe is not asked."""
+    items = {"object": "list", "data": [{"id": "li_1", "price": {"id": "price_inline"}}]}
+    session = checkout_session(line_items=items)
+
+    expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_inline", True)
+    assert payments.prices == []
+
+
+def test_checkout_without_reference_finds_the_profile_by_email(app: App, store: SQLiteProfiles) -> None:
+    """Without client_reference_id the profile whose email is the customer's (any case) is updated."""
+    store.put(Profile("user-7", "Bo@Example.com"))
+    session = checkout_session(user_id=None, customer="cus_7", email="bo@example.COM")
+
+    expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
+
+    assert store.get("user-7") == Profile("user-7", "Bo@Example.com", "cus_7", "price_from_line_items", True)
+
+
+def test_checkout_email_falls_back_to_customer_email(app: App, store: SQLiteProfiles) -> None:
+    """With no customer_details email, the session's customer_email finds the profile."""
+    store.put(Profile("user-8", "cy@example.com"))
+    session = checkout_session(user_id=None, customer="cus_8", email=None, customer_email="cy@example.com")
+
+    expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
+
+    assert store.get("user-8") == Profile("user-8", "cy@example.com", "cus_8", "price_from_line_items", True)
+
+
+def test_checkout_with_neither_reference_nor_email_is_recorded_and_logged(
+    app: App, store: SQLiteProfiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No client_reference_id and no email: 200 "unmatched", logged, no profile; a replay is a duplicate."""
+    store.put(Profile("user-1", "ada@example.com"))
+    payload = event(
+        "checkout.session.completed", checkout_session(user_id=None, customer="cus_x", email=None)
+    )
+
+    with caplog.at_level(logging.INFO, logger="handlers.webhook"):
+        expect(deliver(app, payload), 200, applied("unmatched"))
+    expect(deliver(app, payload), 200, applied("duplicate"))
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com")
+    event_id = json.loads(payload)["id"]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", f"stripe event {event_id} type=checkout.session.completed outcome=unmatched")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "access"),
+    [
+        pytest.param("customer.subscription.updated", "active", True, id="updated-active"),
+        pytest.param("customer.subscription.updated", "trialing", True, id="updated-trialing"),
+        pytest.param("customer.subscription.updated", "canceled", False, id="updated-canceled"),
+        pytest.param("customer.subscription.updated", "unpaid", False, id="updated-unpaid"),
+        pytest.param("customer.subscription.updated", "incomplete_expired", False, id="updated-expired"),
+        pytest.param("customer.subscription.updated", "past_due", None, id="updated-past-due-unchanged"),
+        pytest.param("customer.subscription.deleted", "canceled", False, id="deleted"),
+        pytest.param("customer.subscription.deleted", "active", False, id="deleted-whatever-status"),
+    ],
+)
+@pytest.mark.parametrize("before", [True, False], ids=["had-access", "had-none"])
+def test_subscription_events_set_access_and_price(
+    app: App, store: SQLiteProfiles, kind: str, status: str, access: bool | None, before: bool
+) -> None:
+    """has_access follows the subscription status (None: unchanged); price_id follows its price."""
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", before))
+
+    expect(deliver(app, event(kind, subscription(status, price="price_2"))), 200, applied())
+
+    expected = before if access is None else access
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_2", expected)
+
+
+def test_subscription_of_an_unknown_customer_is_unmatched(app: App, store: SQLiteProfiles) -> None:
+    """A subscription whose customer no profile holds changes nothing and answers "unmatched"."""
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+
+    payload = event("customer.subscription.deleted", subscription("canceled", customer="cus_other"))
+    expect(deliver(app, payload), 200, applied("unmatched"))
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+
+
+def test_invoice_paid_grants_access(app: App, store: SQLiteProfiles) -> None:
+    """invoice.paid sets has_access for the customer's profile and leaves the rest."""
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", False))
+
+    expect(deliver(app, event("invoice.paid", invoice())), 200, applied())
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+
+
+def test_invoice_payment_failed_is_logged_only(
+    app: App, store: SQLiteProfiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    """invoice.payment_failed answers 200 "ignored", changes nothing, and logs the customer and invoice."""
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+    payload = event("invoice.payment_failed", invoice(), event_id="evt_failed_1")
+
+    with caplog.at_level(logging.INFO, logger="handlers.webhook"):
+        expect(deliver(app, payload), 200, applied("ignored"))
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "invoice payment failed event=evt_failed_1 customer=cus_1 invoice=in_1"),
+        ("INFO", "stripe event evt_failed_1 type=invoice.payment_failed outcome=ignored"),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["customer.created", "payment_intent.succeeded", "charge.refunded"])
+def test_other_event_types_are_ignored(
+    app: App, store: SQLiteProfiles, payments: FakePayments, kind: str
+) -> None:
+    """Any other type answers 200 "ignored" and touches neither store nor Stripe."""
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+
+    expect(deliver(app, event(kind, {"id": "x_1", "customer": "cus_1"})), 200, applied("ignored"))
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+    assert payments.prices == []
+
+
+# --- at least once, out of order ----------------------------------------------------------------
+
+
+def test_a_replayed_event_is_applied_once(app: App, store: SQLiteProfiles) -> None:
+    """Redelivering an applied event answers "duplicate" and does not undo what came after it."""
+    granted = event("customer.subscription.updated", subscription("active"), created=100)
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", False))
+    expect(deliver(app, granted), 200, applied())
+    expect(
+        deliver(app, event("customer.subscription.deleted", subscription("canceled"), 200)), 200, applied()
+    )
+
+    expect(deliver(app, granted), 200, applied("duplicate"))
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_2", False)
+
+
+def test_an_older_event_after_a_newer_one_leaves_the_newer_state(app: App, store: SQLiteProfiles) -> None:
+    """An event created before the last applied one answers "stale" and changes nothing."""
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+    newer = event("customer.subscription.deleted", subscription("canceled", price="price_new"), created=200)
+    older = event("customer.subscription.updated", subscription("active", price="price_old"), created=100)
+
+    expect(deliver(app, newer), 200, applied())
+    expect(deliver(app, older), 200, applied("stale"))
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_new", False)
+
+
+def test_checkout_then_older_subscription_event_is_stale(app: App, store: SQLiteProfiles) -> None:
+    """Order is per profile across event types: a checkout at t=300 outranks a cancellation at t=250."""
+    expect(deliver(app, event("checkout.session.completed", checkout_session(), created=300)), 200, applied())
+    late = event("customer.subscription.deleted", subscription("canceled"), created=250)
+
+    expect(deliver(app, late), 200, applied("stale"))
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+
+
+# --- failures answer 500, so Stripe retries, and the retry is applied -------------------------------
+
+
+def test_store_failure_is_500_and_the_redelivery_is_applied(
+    app: App, store: SQLiteProfiles, tmp_path: Path
+) -> None:
+    """While the store is locked the event answers 500; delivered again later, it is applied."""
+    payload = event("checkout.session.completed", checkout_session())
+    with closing(sqlite3.connect(tmp_path / "profiles.sqlite3", isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        failed = deliver(app, payload)
+        other.execute("ROLLBACK")
+
+    expect(failed, 500, {"error": "Billing information is unavailable right now. Please try again."})
+    assert store.get("user-1") is None
+    expect(deliver(app, payload), 200, applied())
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+
+
+def test_stripe_failure_is_500_and_the_redelivery_is_applied(
+    app: App, store: SQLiteProfiles, payments: FakePayments
+) -> None:
+    """When the line items cannot be fetched the event answers 500 with nothing stored; later it applies."""
+    payload = event("checkout.session.completed", checkout_session("cs_test_retry"))
+    payments.fail = PaymentsError("The payment provider is unavailable. Please try again.")
+
+    expect(deliver(app, payload), 500, {"error": "The payment provider is unavailable. Please try again."})
+    assert store.get("user-1") is None
+
+    payments.fail = None
+    expect(deliver(app, payload), 200, applied())
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+    assert payments.prices == ["cs_test_retry", "cs_test_retry"]
+
+
+# --- what is refused ----------------------------------------------------------------------------
+
+GOOD = event("invoice.paid", invoice())
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        pytest.param(None, "Missing Stripe-Signature header", id="unsigned"),
+        pytest.param("  ", "Missing Stripe-Signature header", id="blank-header"),
+        pytest.param(signature(GOOD, "whsec_another_secret"), "Invalid Stripe signature", id="wrong-secret"),
+        pytest.param(
+            signature(GOOD, timestamp=int(time.time()) - 301),
+            "Invalid Stripe signature",
+            id="stale-timestamp",
+        ),
+        pytest.param(signature(GOOD + b" "), "Invalid Stripe signature", id="body-changed-after-signing"),
+        pytest.param("garbage", "Invalid Stripe signature", id="unreadable-header"),
+        pytest.param(signature(GOOD).replace("v1=", "v0="), "Invalid Stripe signature", id="no-v1-signature"),
+    ],
+)
+def test_bad_signatures_are_400(app: App, store: SQLiteProfiles, header: str | None, message: str) -> None:
+    """Unsigned, wrongly signed, stale or altered events answer 400 and change nothing."""
+    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", False))
+
+    expect(deliver(app, GOOD, header), 400, {"error": message})
+
+    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", False)
+
+
+def test_a_recent_signature_among_several_passes(app: App) -> None:
+    """A header with an old and a current v1 signature (as during secret rotation) is accepted."""
+    header = signature(GOOD, "whsec_rolled_secret") + "," + signature(GOOD).split(",")[1]
+
+    expect(deliver(app, GOOD, header), 200, applied("unmatched"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b"not json", id="not-json"),
+        pytest.param(b"[]", id="array"),
+        pytest.param(b"\xff\xfe{}", id="not-utf8"),
+        pytest.param(b'{"id": "evt_1", "type": "invoice.paid"}', id="no-object-event"),
+        pytest.param(
+            b'{"id": "evt_1", "object": "v2.core.event", "type": "x", "created": 1, "data": {"object": {}}}',
+            id="thin-event",
+        ),
+        pytest.param(
+            b'{"id": "evt_1", "object": "event", "created": 1, "data": {"object": {}}}', id="no-type"
+        ),
+        pytest.param(
+            b'{"id": "", "object": "event", "type": "invoice.paid", "created": 1, "data": {"object": {}}}',
+            id="empty-id",
+        ),
+        pytest.param(
+            b'{"id": "evt_1", "object": "event", "type": "x", "created": "1", "data": {"object": {}}}',
+            id="created-string",
+        ),
+        pytest.param(
+            b'{"id": "evt_1", "object": "event", "type": "x", "created": true, "data": {"object": {}}}',
+            id="created-bool",
+        ),
+        pytest.param(
+            b'{"id": "evt_1", "object": "event", "type": "x", "created": 1, "data": {}}', id="no-data"
+        ),
+    ],
+)
+def test_signed_bodies_that_are_not_events_are_400(app: App, payload: bytes) -> None:
+    """A correctly signed body that is not a Stripe event answers 400."""
+    header = stripe_header_for_bytes(payload)
+
+    expect(deliver(app, payload, header), 400, {"error": "Request body is not a Stripe event"})
+
+
+def stripe_header_for_bytes(payload: bytes) -> str:
+    """A valid signature of any bytes (the SDK's helper needs text; this is the same HMAC)."""
+    return signature_header(payload, WEBHOOK_SECRET, int(time.time()))
+
+
+def test_signature_header_matches_the_sdk() -> None:
+    """Our signer produces exactly the header the stripe SDK's helper does."""
+    assert signature_header(GOOD, WEBHOOK_SECRET, 1_700_000_123) == signature(GOOD, timestamp=1_700_000_123)
+
+
+def test_unconfigured_secret_is_500(store: SQLiteProfiles, payments: FakePayments) -> None:
+    """Without STRIPE_WEBHOOK_SECRET (outside offline mode) every event answers 500, so Stripe retries."""
+    app = make_app(store, payments, secret=None)
+
+    expect(deliver(app, GOOD), 500, {"error": "Webhook is not configured"})
+
+
+def test_get_is_405(app: App) -> None:
+    """Only POST is routed."""
+    result = asyncio.run(call(app, "GET", WEBHOOK))
+
+    expect(result, 405, {"error": "Method not allowed"})
+    assert result.headers["allow"] == "POST"
+
+
+def test_importing_the_webhook_does_not_import_stripe() -> None:
+    """The SDK is imported on the first delivery, not when the service is imported."""
+    code = "import sys, handlers.app, handlers.webhook; print('stripe' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+    assert done.stdout.strip() == "False"
