@@ -34,6 +34,7 @@ class Settings:
     port: int = 8000
     max_body_bytes: int = 64 * 1024
     worker_threads: int = 64
+    stripe_retry_delay: float = 0.5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -61,6 +62,7 @@ class Settings:
             port=_number(environ, "PORT", 8000, int, 1, 65535),
             max_body_bytes=_number(environ, "MAX_BODY_BYTES", 64 * 1024, int, 1024, 16 * 2**20),
             worker_threads=_number(environ, "WORKER_THREADS", 64, int, 1, 1024),
+            stripe_retry_delay=_number(environ, "STRIPE_RETRY_DELAY", 0.5, float, 0, 60),
         )
 
     @property
