@@ -177,7 +177,12 @@ def test_failures_are_retried_with_one_idempotency_key_then_500(
 def test_a_retry_that_succeeds_answers_200(running: Running, emulator: StripeEmulator, warm: int) -> None:
     """One 503 then a healthy Stripe: the retry's session URL is the answer."""
     emulator.set_fault("status:503")
-    fixer = threading.Thread(target=lambda: (wait_for_requests(emulator, 1), emulator.set_fault(None)))
+
+    def fix_after_the_first_attempt() -> None:
+        wait_for_requests(emulator, 1)
+        emulator.set_fault(None)
+
+    fixer = threading.Thread(target=fix_after_the_first_attempt)
     fixer.start()
     emulator.delay = 0.2  # the first attempt is answered before the fixer clears the fault
 
