@@ -93,6 +93,12 @@ class StripePayments:
         base = {"api": self._api_base.rstrip("/")} if self._api_base else {}
         from .stripe_http import DeadlineClient
 
+        # The SDK logs two INFO lines per call; under a service logging at INFO that was 3% of the CPU
+        # of a checkout (py-spy, scripts/bench --profile c) and noise. Failures are logged below.
+        sdk_log = logging.getLogger("stripe")
+        if sdk_log.level == logging.NOTSET:
+            sdk_log.setLevel(logging.WARNING)
+
         # No shared session: RequestsClient keeps one pooled session per worker thread.
         http_client = self._http_client or DeadlineClient(
             self._timeout, max_retries=self._max_retries, retry_delay=self._retry_delay
