@@ -55,6 +55,7 @@ def _payments(settings: Settings) -> Payments:
             api_base=settings.stripe_api_base,
             timeout=settings.stripe_timeout,
             max_retries=settings.stripe_max_retries,
+            retry_delay=settings.stripe_retry_delay,
         )
     log.warning(
         "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "

@@ -35,6 +35,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     worker_threads: int = 64
     stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_retry_delay: float = 0.5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -63,6 +64,7 @@ class Settings:
             max_body_bytes=_number(environ, "MAX_BODY_BYTES", 64 * 1024, int, 1024, 16 * 2**20),
             worker_threads=_number(environ, "WORKER_THREADS", 64, int, 1, 1024),
             stripe_webhook_secret=_webhook_secret(environ),
+            stripe_retry_delay=_number(environ, "STRIPE_RETRY_DELAY", 0.5, float, 0, 60),
         )
 
     @property

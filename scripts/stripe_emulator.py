@@ -7,6 +7,7 @@ Stdlib only. In a test: `with StripeEmulator() as stripe: ...`; as a command:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import secrets
 import signal
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -319,6 +321,59 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+async def serve_async(emulator: StripeEmulator, ready: Callable[[str], None] = print) -> None:
+    """Serve `emulator` from one asyncio loop instead of a thread per connection, until cancelled.
+
+    For load tests: many keep-alive clients waiting on `delay` at once cost no threads.
+    """
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                method, target, _ = line.decode("latin-1").split(" ", 2)
+                headers: dict[str, str] = {}
+                while (header := await reader.readline()).strip():
+                    name, _, value = header.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                raw = (await reader.readexactly(int(headers.get("content-length") or 0))).decode()
+                parts = urlsplit(target)
+                pairs = parse_qsl(raw if method == "POST" else parts.query, keep_blank_values=True)
+                record = Recorded(method, parts.path, parts.query, headers, dict(pairs))
+                with emulator.lock:
+                    emulator._requests.append(record)
+                    fault, delay = emulator.fault, emulator.delay
+                if fault == "hang":
+                    await asyncio.Event().wait()
+                if fault == "drop":
+                    return
+                await asyncio.sleep(delay)
+                try:
+                    if fault is not None:
+                        if fault == "status:429":
+                            raise Failure(RATE_LIMITED, None, "rate_limit", status=429)
+                        raise Failure("An unknown error occurred.", status=int(fault[7:]), kind="api_error")
+                    status, body, extra = emulator._answer(record, pairs)
+                except Failure as exc:
+                    status, body, extra = exc.status, exc.body, {}
+                record.status, record.body = status, body
+                data = json.dumps(body).encode()
+                head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json"]
+                head += [f"Content-Length: {len(data)}", f"Request-Id: req_{secrets.token_hex(7)}"]
+                head += [f"{name}: {value}" for name, value in extra.items()]
+                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+                await writer.drain()
+        except (OSError, ValueError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(connection, emulator.host, emulator.port, backlog=1024)
+    emulator.port = server.sockets[0].getsockname()[1]
+    ready(emulator.url)
+    async with server:
+        await server.serve_forever()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGINT or SIGTERM; print the base URL once listening."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -326,9 +381,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each answer")
     parser.add_argument("--fault", default=None, help="hang, drop or status:<code>")
+    parser.add_argument("--asyncio", action="store_true", help="one event loop, no thread per connection")
     args = parser.parse_args(argv)
     emulator = StripeEmulator(args.port, args.host, delay=args.delay)
     emulator.set_fault(args.fault)
+    if args.asyncio:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            asyncio.run(serve_async(emulator, lambda url: print(url, flush=True)))
+        except KeyboardInterrupt:
+            pass
+        return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

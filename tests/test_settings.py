@@ -105,6 +105,8 @@ def test_every_variable_is_parsed() -> None:
         pytest.param({"STRIPE_TIMEOUT": "0.1"}, "stripe_timeout", 0.1, id="timeout-low-edge"),
         pytest.param({"STRIPE_TIMEOUT": "600"}, "stripe_timeout", 600.0, id="timeout-high-edge"),
         pytest.param({"STRIPE_MAX_RETRIES": "10"}, "stripe_max_retries", 10, id="retries-high-edge"),
+        pytest.param({"STRIPE_RETRY_DELAY": "0"}, "stripe_retry_delay", 0.0, id="retry-delay-zero"),
+        pytest.param({}, "stripe_retry_delay", 0.5, id="retry-delay-default"),
         pytest.param({"MAX_BODY_BYTES": "1024"}, "max_body_bytes", 1024, id="body-low-edge"),
         pytest.param({"MAX_BODY_BYTES": "16777216"}, "max_body_bytes", 16777216, id="body-high-edge"),
         pytest.param({"WORKER_THREADS": "1024"}, "worker_threads", 1024, id="threads-high-edge"),
@@ -158,6 +160,11 @@ def test_accepted_values(environ: dict[str, str], field: str, value: object) -> 
             {"STRIPE_MAX_RETRIES": "11"},
             "STRIPE_MAX_RETRIES must be between 0 and 10, got '11'",
             id="retries-too-many",
+        ),
+        pytest.param(
+            {"STRIPE_RETRY_DELAY": "-1"},
+            "STRIPE_RETRY_DELAY must be between 0 and 60, got '-1'",
+            id="retry-delay-negative",
         ),
         pytest.param(
             {"MAX_BODY_BYTES": "1023"},

@@ -273,3 +273,21 @@ def test_write_in_one_thread_is_seen_by_another(store: SQLiteProfiles) -> None:
         store.put(ADA)
         written.set()
         assert future.result() == (None, ADA)
+
+
+def test_a_replaced_file_is_noticed_by_an_open_connection(store: SQLiteProfiles, path: Path) -> None:
+    """Replacing the file with a folder makes get() and ping() fail, and putting it back recovers."""
+    store.put(Profile("u1", "a@example.com", "cus_1"))
+    assert store.get("u1") is not None
+    moved = path.with_name("moved.sqlite3")
+    path.rename(moved)
+    path.mkdir()
+
+    with pytest.raises(StoreError):
+        store.get("u1")
+    with pytest.raises(StoreError):
+        store.ping()
+
+    path.rmdir()
+    moved.rename(path)
+    assert store.get("u1") == Profile("u1", "a@example.com", "cus_1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -111,6 +112,10 @@ class SQLiteProfiles:
 
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None and self._path != ":memory:" and _identity(self._path) != self._local.identity:
+            # The file was deleted or replaced: an open handle would go on reading the old one.
+            db.close()
+            db = self._local.db = None
         if db is None:
             try:
                 # Autocommit: apply() opens its own BEGIN IMMEDIATE transaction.
@@ -118,7 +123,17 @@ class SQLiteProfiles:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open profile store: {type(exc).__name__}") from exc
             self._local.db = db
+            self._local.identity = None if self._path == ":memory:" else _identity(self._path)
         return db
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The file's (device, inode), or None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _apply(db: sqlite3.Connection, update: ProfileUpdate) -> Outcome:

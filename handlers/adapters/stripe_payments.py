@@ -32,12 +32,14 @@ class StripePayments:
         timeout: float = 10.0,
         max_retries: int = 2,
         http_client: stripe.HTTPClient | None = None,
+        retry_delay: float = 0.5,
     ) -> None:
         self._secret_key = secret_key
         self._api_base = api_base
         self._timeout = timeout
         self._max_retries = max_retries
         self._http_client = http_client
+        self._retry_delay = retry_delay
         self._client: stripe.StripeClient | None = None
         self._lock = threading.Lock()
 
@@ -99,8 +101,18 @@ class StripePayments:
         import stripe
 
         base = {"api": self._api_base.rstrip("/")} if self._api_base else {}
+        from .stripe_http import DeadlineClient
+
+        # The SDK logs two INFO lines per call; under a service logging at INFO that was 3% of the CPU
+        # of a checkout (py-spy, scripts/bench --profile c) and noise. Failures are logged below.
+        sdk_log = logging.getLogger("stripe")
+        if sdk_log.level == logging.NOTSET:
+            sdk_log.setLevel(logging.WARNING)
+
         # No shared session: RequestsClient keeps one pooled session per worker thread.
-        http_client = self._http_client or stripe.RequestsClient(timeout=self._timeout)
+        http_client = self._http_client or DeadlineClient(
+            self._timeout, max_retries=self._max_retries, retry_delay=self._retry_delay
+        )
         return stripe.StripeClient(
             self._secret_key,
             http_client=http_client,

@@ -1,0 +1,140 @@
+"""handlers.adapters.stripe_http: retries of 409/429/5xx and connection errors, within one deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import responses
+from responses.registries import OrderedRegistry
+
+from handlers.adapters.stripe_http import DeadlineClient
+from handlers.adapters.stripe_payments import UNAVAILABLE, StripePayments
+from handlers.ports import PaymentsError
+
+SECRET_KEY = "sk_test_deadline0123456789"
+CHECKOUT_URL = "https://api.stripe.com/v1/checkout/sessions"
+SESSION_URL = "https://checkout.stripe.com/c/pay/cs_test_deadline"
+SESSION = {"id": "cs_test_deadline", "object": "checkout.session", "url": SESSION_URL}
+RATE_LIMITED = {"error": {"type": "invalid_request_error", "code": "rate_limit", "message": "Too many."}}
+API_ERROR = {"error": {"type": "api_error", "message": "Something went wrong."}}
+PARAMS = {"mode": "payment", "line_items": [{"price": "price_1", "quantity": 1}]}
+KEY = "checkout-deadline"
+
+
+class Clock:
+    """A fake monotonic clock that only the fake sleep moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance the clock instead of waiting."""
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(name="mocked")
+def _mocked() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(registry=OrderedRegistry, assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def checkout(client: DeadlineClient, max_retries: int) -> str:
+    """Create a checkout session through StripePayments over `client`."""
+    payments = StripePayments(SECRET_KEY, max_retries=max_retries, http_client=client)
+    return payments.create_checkout_session(PARAMS, KEY)
+
+
+def timeouts(mocked: responses.RequestsMock) -> list[Any]:
+    """The timeout requests was given for each attempt."""
+    return [call.request.req_kwargs["timeout"] for call in mocked.calls]  # type: ignore[attr-defined]
+
+
+def test_a_429_is_retried_with_the_same_idempotency_key(mocked: responses.RequestsMock) -> None:
+    """A rate-limited attempt is retried, with the same key, and the retry's answer is used."""
+    mocked.post(CHECKOUT_URL, status=429, json=RATE_LIMITED)
+    mocked.post(CHECKOUT_URL, json=SESSION)
+    clock = Clock()
+
+    url = checkout(DeadlineClient(5, max_retries=2, retry_delay=0.2, clock=clock, sleep=clock.sleep), 2)
+
+    assert url == SESSION_URL
+    assert [call.request.headers["Idempotency-Key"] for call in mocked.calls] == [KEY, KEY]
+    assert len(clock.slept) == 1
+    assert 0.1 <= clock.slept[0] <= 0.2
+
+
+@pytest.mark.parametrize("status", [409, 429, 500, 503], ids=lambda s: f"status-{s}")
+def test_retryable_statuses_are_bounded_by_max_retries(mocked: responses.RequestsMock, status: int) -> None:
+    """max_retries=2 makes exactly three attempts, then the call fails as unavailable or failed."""
+    for _ in range(3):
+        mocked.post(CHECKOUT_URL, status=status, json=RATE_LIMITED if status == 429 else API_ERROR)
+    clock = Clock()
+
+    with pytest.raises(PaymentsError):
+        checkout(DeadlineClient(5, max_retries=2, retry_delay=0.0, clock=clock, sleep=clock.sleep), 2)
+
+    assert len(mocked.calls) == 3
+
+
+def test_stripe_should_retry_false_is_obeyed(mocked: responses.RequestsMock) -> None:
+    """A 500 that Stripe marks Stripe-Should-Retry: false is final."""
+    mocked.post(CHECKOUT_URL, status=500, json=API_ERROR, headers={"Stripe-Should-Retry": "false"})
+    clock = Clock()
+
+    with pytest.raises(PaymentsError) as caught:
+        checkout(DeadlineClient(5, max_retries=2, retry_delay=0.0, clock=clock, sleep=clock.sleep), 2)
+
+    assert caught.value.message == UNAVAILABLE
+    assert len(mocked.calls) == 1
+
+
+def test_a_400_is_not_retried(mocked: responses.RequestsMock) -> None:
+    """An invalid request is final whatever the retry limit."""
+    mocked.post(CHECKOUT_URL, status=400, json={"error": {"type": "invalid_request_error", "message": "No."}})
+    clock = Clock()
+
+    with pytest.raises(PaymentsError) as caught:
+        checkout(DeadlineClient(5, max_retries=2, retry_delay=0.0, clock=clock, sleep=clock.sleep), 2)
+
+    assert caught.value.message == "No."
+    assert len(mocked.calls) == 1
+
+
+def test_a_pause_that_would_cross_the_deadline_is_not_taken(mocked: responses.RequestsMock) -> None:
+    """With a 1.5 s budget and 1 s base delay, the second pause (1-2 s) would end past it: two attempts."""
+    mocked.post(CHECKOUT_URL, status=503, json=API_ERROR)
+    mocked.post(CHECKOUT_URL, status=503, json=API_ERROR)
+    clock = Clock()
+
+    with pytest.raises(PaymentsError) as caught:
+        checkout(DeadlineClient(1.5, max_retries=5, retry_delay=1.0, clock=clock, sleep=clock.sleep), 5)
+
+    assert caught.value.message == UNAVAILABLE
+    assert len(clock.slept) == 1
+    assert clock.now - 100.0 < 1.5
+
+
+def test_each_attempt_gets_what_is_left_of_the_budget(mocked: responses.RequestsMock) -> None:
+    """The first attempt may use the whole budget, a retry only what the pause left of it."""
+    mocked.post(CHECKOUT_URL, body=requests.ConnectionError("reset by peer"))
+    mocked.post(CHECKOUT_URL, json=SESSION)
+    clock = Clock()
+
+    checkout(DeadlineClient(3, max_retries=2, retry_delay=1.0, clock=clock, sleep=clock.sleep), 2)
+
+    assert timeouts(mocked) == [3.0, pytest.approx(3.0 - clock.slept[0])]
+
+
+def test_timeout_is_the_budget_outside_a_call() -> None:
+    """Between calls the client reports its whole budget, as RequestsClient's timeout."""
+    client = DeadlineClient(2.5)
+
+    assert client._timeout == 2.5
