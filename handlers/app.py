@@ -10,14 +10,17 @@ import logging
 import os
 from collections.abc import Mapping
 
+from .adapters.jwks_keys import JWKSKeys, KeyChain
 from .adapters.offline_payments import OfflinePayments
+from .adapters.postgres_profiles import PostgresProfiles
 from .adapters.sqlite_profiles import SQLiteProfiles
 from .adapters.stripe_payments import StripePayments
+from .adapters.supabase_profiles import SupabaseProfiles
 from .asgi import App
 from .contract import Contract
 from .deps import Deps
 from .local_secrets import with_local_secrets
-from .ports import Payments, SigningKeys, StoreError
+from .ports import Payments, Profiles, SigningKeys, StoreError
 from .session import HS256Keys, NoKeys, SessionReader
 from .settings import Settings, SettingsError
 
@@ -36,8 +39,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> App:
 
 def build_deps(settings: Settings) -> Deps:
     """The real adapters for `settings`; creates the SQLite table if it is missing."""
-    profiles = SQLiteProfiles.from_url(settings.database_url)
-    profiles.create()
+    profiles = _profiles(settings)
     settings = with_local_secrets(settings)
     return Deps(
         settings=settings,
@@ -64,7 +66,28 @@ def _payments(settings: Settings) -> Payments:
     return OfflinePayments(f"http://{settings.host}:{settings.port}")
 
 
+def _profiles(settings: Settings) -> Profiles:
+    url = settings.database_url
+    if url == "supabase":
+        assert settings.supabase_url and settings.supabase_anon_key and settings.supabase_service_role_key
+        return SupabaseProfiles(
+            settings.supabase_url,
+            settings.supabase_anon_key,
+            settings.supabase_service_role_key,
+            timeout=settings.supabase_timeout,
+        )
+    if url.startswith(("postgresql://", "postgres://")):
+        # No I/O here: the pool opens on the first request, and the schema comes from the migration.
+        return PostgresProfiles(url)
+    sqlite = SQLiteProfiles.from_url(url)
+    sqlite.create()
+    return sqlite
+
+
 def _signing_keys(settings: Settings) -> SigningKeys:
+    if settings.supabase_url:
+        hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
+        return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
     if settings.supabase_jwt_secret:
         return HS256Keys(settings.supabase_jwt_secret)
     log.warning("SUPABASE_JWT_SECRET is not set: no session verifies, so create-portal answers 401.")

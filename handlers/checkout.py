@@ -83,5 +83,5 @@ def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str
 def _customer_id(deps: Deps, user: User | None) -> str | None:
     if user is None:
         return None
-    profile = deps.profiles.get(user.id)
+    profile = deps.profiles.get(user.id, access_token=user.access_token)
     return profile.customer_id if profile is not None else None

@@ -36,7 +36,7 @@ def create_portal(request: Request, deps: Deps) -> Response:
     body = deps.contract.read(request, PORTAL_REQUEST)
     check_origins([("returnUrl", body["returnUrl"])], deps.settings.allowed_redirect_origins)
     try:
-        profile = deps.profiles.get(user.id)
+        profile = deps.profiles.get(user.id, access_token=user.access_token)
         if profile is None or not profile.customer_id:
             raise HTTPError(400, NO_BILLING_ACCOUNT)
         url = deps.payments.create_portal_session(profile.customer_id, body["returnUrl"])

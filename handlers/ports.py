@@ -6,7 +6,7 @@ Adapters implement these structurally; only `handlers.app` knows which adapter s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 
@@ -16,6 +16,8 @@ class User:
 
     id: str
     email: str | None = None
+    # Stores that read as the user (Supabase REST under row level security) need the token itself.
+    access_token: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,8 @@ class Payments(Protocol):
 class Profiles(Protocol):
     """Reads user profiles, and applies Stripe events to them."""
 
-    def get(self, user_id: str) -> Profile | None:
-        """The profile of `user_id`, or None when there is none."""
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
+        """The profile of `user_id`, or None; stores that read as the user use `access_token`."""
         ...
 
     def apply(self, update: ProfileUpdate) -> Outcome:

@@ -95,7 +95,7 @@ class SessionReader:
         if not isinstance(subject, str) or not subject or claims.get("role") != AUDIENCE:
             raise NotSignedIn("not a signed-in user's token")
         email = claims.get("email")
-        return User(subject, email if isinstance(email, str) and email else None)
+        return User(subject, email if isinstance(email, str) and email else None, access_token=token)
 
 
 def session_from_cookies(cookies: Mapping[str, str], name: str | None) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ class Settings:
     supabase_url: str | None = None
     supabase_jwt_secret: str | None = field(default=None, repr=False)
     supabase_auth_cookie: str | None = None
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     allowed_redirect_origins: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
@@ -36,6 +36,10 @@ class Settings:
     worker_threads: int = 64
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_retry_delay: float = 0.5
+    supabase_anon_key: str | None = field(default=None, repr=False)
+    supabase_service_role_key: str | None = field(default=None, repr=False)
+    supabase_timeout: float = 5.0
+    allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -65,6 +69,10 @@ class Settings:
             worker_threads=_number(environ, "WORKER_THREADS", 64, int, 1, 1024),
             stripe_webhook_secret=_webhook_secret(environ),
             stripe_retry_delay=_number(environ, "STRIPE_RETRY_DELAY", 0.5, float, 0, 60),
+            supabase_anon_key=text("SUPABASE_ANON_KEY"),
+            supabase_service_role_key=text("SUPABASE_SERVICE_ROLE_KEY"),
+            supabase_timeout=_number(environ, "SUPABASE_TIMEOUT", 5.0, float, 0.1, 60),
+            allowed_origins=_origins(environ, "ALLOWED_ORIGINS"),
         )
 
     @property
@@ -116,8 +124,19 @@ def _number(environ: Mapping[str, str], name: str, default: N, kind: type[N], lo
 
 def _database_url(environ: Mapping[str, str]) -> str:
     value = environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    if value == "supabase":
+        for name in ("SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY"):
+            if not environ.get(name, "").strip():
+                raise SettingsError(f"DATABASE_URL=supabase needs {name}")
+        return value
+    if value.startswith(("postgresql://", "postgres://")) and urlsplit(value).hostname:
+        return value
     if not value.startswith("sqlite:///") or value == "sqlite:///":
-        raise SettingsError(f"DATABASE_URL must look like sqlite:///path/to/file, got {value!r}")
+        shown = re.sub(r"//[^/@]*@", "//***@", value)  # never echo a password
+        raise SettingsError(
+            "DATABASE_URL must look like sqlite:///path/to/file, postgresql://user:password@host/db"
+            f" or supabase, got {shown!r}"
+        )
     return value
 
 

@@ -129,7 +129,7 @@ class FakeProfiles:
         self.down = False
         self.reads: list[str] = []
 
-    def get(self, user_id: str) -> Profile | None:
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
         if self.down:
             raise StoreError("store is down")
         self.reads.append(user_id)

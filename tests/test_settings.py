@@ -125,6 +125,36 @@ def test_every_variable_is_parsed() -> None:
             ("https://app.example.com",),
             id="origin-upper-case",
         ),
+        pytest.param(
+            {"DATABASE_URL": "postgresql://billing:pw@db.example.com:5432/app"},
+            "database_url",
+            "postgresql://billing:pw@db.example.com:5432/app",
+            id="postgresql-url",
+        ),
+        pytest.param(
+            {"DATABASE_URL": "postgres://billing@127.0.0.1/app"},
+            "database_url",
+            "postgres://billing@127.0.0.1/app",
+            id="postgres-url",
+        ),
+        pytest.param(
+            {
+                "DATABASE_URL": "supabase",
+                "SUPABASE_URL": "https://abcd.supabase.co",
+                "SUPABASE_ANON_KEY": "anon",
+                "SUPABASE_SERVICE_ROLE_KEY": "service",
+            },
+            "database_url",
+            "supabase",
+            id="supabase-store",
+        ),
+        pytest.param(
+            {"ALLOWED_ORIGINS": "https://App.Example.com, http://localhost:3000"},
+            "allowed_origins",
+            ("https://app.example.com", "http://localhost:3000"),
+            id="cors-origins",
+        ),
+        pytest.param({"SUPABASE_TIMEOUT": "0.5"}, "supabase_timeout", 0.5, id="supabase-timeout"),
     ],
 )
 def test_accepted_values(environ: dict[str, str], field: str, value: object) -> None:
@@ -220,19 +250,57 @@ def test_accepted_values(environ: dict[str, str], field: str, value: object) -> 
             id="supabase-postgres",
         ),
         pytest.param(
-            {"DATABASE_URL": "postgres://user@db.example.com/app"},
-            "DATABASE_URL must look like sqlite:///path/to/file, got 'postgres://user@db.example.com/app'",
-            id="database-postgres",
+            {"DATABASE_URL": "mysql://user:hunter2@db.example.com/app"},
+            "DATABASE_URL must look like sqlite:///path/to/file, postgresql://user:password@host/db"
+            " or supabase, got 'mysql://***@db.example.com/app'",
+            id="database-mysql-password-hidden",
+        ),
+        pytest.param(
+            {"DATABASE_URL": "postgresql:///app"},
+            "DATABASE_URL must look like sqlite:///path/to/file, postgresql://user:password@host/db"
+            " or supabase, got 'postgresql:///app'",
+            id="database-postgres-no-host",
         ),
         pytest.param(
             {"DATABASE_URL": "sqlite:///"},
-            "DATABASE_URL must look like sqlite:///path/to/file, got 'sqlite:///'",
+            "DATABASE_URL must look like sqlite:///path/to/file, postgresql://user:password@host/db"
+            " or supabase, got 'sqlite:///'",
             id="database-no-path",
         ),
         pytest.param(
             {"DATABASE_URL": "sqlite://profiles.sqlite3"},
-            "DATABASE_URL must look like sqlite:///path/to/file, got 'sqlite://profiles.sqlite3'",
+            "DATABASE_URL must look like sqlite:///path/to/file, postgresql://user:password@host/db"
+            " or supabase, got 'sqlite://profiles.sqlite3'",
             id="database-two-slashes",
+        ),
+        pytest.param(
+            {
+                "DATABASE_URL": "supabase",
+                "SUPABASE_URL": "https://abcd.supabase.co",
+                "SUPABASE_ANON_KEY": "a",
+            },
+            "DATABASE_URL=supabase needs SUPABASE_SERVICE_ROLE_KEY",
+            id="supabase-store-no-service-key",
+        ),
+        pytest.param(
+            {"DATABASE_URL": "supabase", "SUPABASE_ANON_KEY": "a", "SUPABASE_SERVICE_ROLE_KEY": "s"},
+            "DATABASE_URL=supabase needs SUPABASE_URL",
+            id="supabase-store-no-url",
+        ),
+        pytest.param(
+            {"DATABASE_URL": "supabase", "SUPABASE_URL": "https://abcd.supabase.co"},
+            "DATABASE_URL=supabase needs SUPABASE_ANON_KEY",
+            id="supabase-store-no-anon-key",
+        ),
+        pytest.param(
+            {"ALLOWED_ORIGINS": "https://app.example.com/app"},
+            "ALLOWED_ORIGINS must list origins like https://app.example.com, got 'https://app.example.com/app'",
+            id="cors-origin-with-slash-path",
+        ),
+        pytest.param(
+            {"SUPABASE_TIMEOUT": "0"},
+            "SUPABASE_TIMEOUT must be between 0.1 and 60, got '0'",
+            id="supabase-timeout",
         ),
         pytest.param(
             {"ALLOWED_REDIRECT_ORIGINS": "https://app.example.com/account"},
@@ -294,7 +362,7 @@ def test_secrets_are_not_in_repr() -> None:
     assert STRIPE_KEY not in text
     assert JWT_SECRET not in text
     assert text.startswith("Settings(stripe_api_base=None, stripe_timeout=10.0, ")
-    assert "supabase_url='https://a.b.co', supabase_auth_cookie=None, database_url=" in text
+    assert "supabase_url='https://a.b.co', supabase_auth_cookie=None, allowed_redirect_origins=" in text
 
 
 @pytest.mark.parametrize(
@@ -386,7 +454,8 @@ def test_origin_of(url: str, origin: str | None) -> None:
         ),
         pytest.param(
             {"DATABASE_URL": "mysql://db/app"},
-            "configuration error: DATABASE_URL must look like sqlite:///path/to/file, got 'mysql://db/app'",
+            "configuration error: DATABASE_URL must look like sqlite:///path/to/file,"
+            " postgresql://user:password@host/db or supabase, got 'mysql://db/app'",
             id="database",
         ),
     ],
@@ -417,3 +486,17 @@ def test_a_webhook_secret_of_another_kind_is_refused_without_echoing_it() -> Non
         Settings.from_env({"STRIPE_WEBHOOK_SECRET": STRIPE_KEY})
 
     assert str(info.value) == "STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)"
+
+
+def test_supabase_keys_and_database_password_are_not_in_repr() -> None:
+    """The Supabase API keys and a password in DATABASE_URL stay out of the settings' repr."""
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://billing:db-pass-123@db.example.com/app",
+            "SUPABASE_URL": "https://abcd.supabase.co",
+            "SUPABASE_ANON_KEY": "anon-key-456",
+            "SUPABASE_SERVICE_ROLE_KEY": "service-key-789",
+        }
+    )
+    text = repr(settings)
+    assert "db-pass-123" not in text and "anon-key-456" not in text and "service-key-789" not in text

@@ -53,8 +53,8 @@ class SQLiteProfiles:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot create profile store at {self._path}: {exc}") from exc
 
-    def get(self, user_id: str) -> Profile | None:
-        """The profile of `user_id`, or None."""
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
+        """The profile of `user_id`, or None; the token is not needed here."""
         try:
             row = (
                 self._connection()

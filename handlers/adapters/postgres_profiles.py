@@ -1,0 +1,110 @@
+"""The PostgreSQL profile store (psycopg 3 and a connection pool), over the Supabase `profiles` table.
+
+The schema and `public.apply_stripe_event` come from `supabase/migrations/`; this module only calls them.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import psycopg
+import psycopg_pool
+
+from ..ports import Outcome, Profile, ProfileUpdate, StoreError
+
+OUTCOMES = ("applied", "duplicate", "stale", "unmatched")
+_SELECT = "SELECT id::text, email, customer_id, price_id, has_access FROM public.profiles WHERE id = %s"
+_APPLY = "SELECT public.apply_stripe_event(%s, %s, %s, %s, %s, %s, %s)"
+
+T = TypeVar("T")
+
+
+class PostgresProfiles:
+    """Profiles in PostgreSQL; the pool opens on first use, so construction does no I/O."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: int = 5,
+        statement_timeout_ms: int = 5000,
+    ) -> None:
+        self._url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = max(2, connect_timeout)
+        self._statement_timeout_ms = statement_timeout_ms
+        self._pool: psycopg_pool.ConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
+        """The profile of `user_id`, or None; an id that is not a UUID has no profile."""
+        try:
+            key = uuid.UUID(user_id)
+        except ValueError:
+            return None
+        row = self._run(lambda db: db.execute(_SELECT, (key,)).fetchone(), "profile read")
+        if row is None:
+            return None
+        return Profile(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    def apply(self, update: ProfileUpdate) -> Outcome:
+        """Apply a Stripe event through `public.apply_stripe_event`, in one transaction."""
+        params = (
+            update.event_id,
+            update.created,
+            update.user_id,
+            update.customer_id,
+            update.email,
+            update.price_id,
+            update.has_access,
+        )
+        row = self._run(lambda db: db.execute(_APPLY, params).fetchone(), "profile update")
+        outcome = row[0] if row else None
+        if outcome not in OUTCOMES:
+            raise StoreError(f"profile update gave an unknown outcome {outcome!r}")
+        return cast(Outcome, outcome)
+
+    def ping(self) -> None:
+        """Raise StoreError unless the server answers and has the table."""
+        self._run(lambda db: db.execute("SELECT 1 FROM public.profiles LIMIT 1").fetchall(), "profile ping")
+
+    def close(self) -> None:
+        """Close the pool, when it was opened."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], what: str) -> T:
+        try:
+            with self._connection_pool().connection() as db:
+                return work(db)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            # The type only: a driver message can quote the connection string.
+            raise StoreError(f"{what} failed: {type(exc).__name__}") from exc
+
+    def _connection_pool(self) -> psycopg_pool.ConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                pool = psycopg_pool.ConnectionPool(
+                    self._url,
+                    min_size=self._min_size,
+                    max_size=self._max_size,
+                    timeout=self._connect_timeout + 1,
+                    open=False,
+                    kwargs={
+                        "connect_timeout": self._connect_timeout,
+                        "options": f"-c statement_timeout={self._statement_timeout_ms}",
+                        # Transaction-mode poolers (Supavisor, PgBouncer) cannot keep prepared statements.
+                        "prepare_threshold": None,
+                    },
+                )
+                pool.open(wait=False)
+                self._pool = pool
+            return self._pool

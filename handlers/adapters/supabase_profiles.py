@@ -1,0 +1,141 @@
+"""The Supabase REST profile store: PostgREST over HTTPS, for runtimes with no TCP to Postgres.
+
+Reads go as the signed-in user (row level security applies), exactly as supabase-js sends them;
+Stripe events go to `public.apply_stripe_event` with the service role key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import requests
+
+from ..ports import Outcome, Profile, ProfileUpdate, StoreError
+
+OUTCOMES = ("applied", "duplicate", "stale", "unmatched")
+COLUMNS = "id,email,customer_id,price_id,has_access"
+SINGLE_OBJECT = "application/vnd.pgrst.object+json"
+NO_ROWS = "PGRST116"
+
+
+class SupabaseProfiles:
+    """Profiles through `<SUPABASE_URL>/rest/v1`; every call has a timeout and no retry."""
+
+    def __init__(
+        self,
+        url: str,
+        anon_key: str,
+        service_role_key: str,
+        *,
+        timeout: float = 5.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._rest = f"{url.rstrip('/')}/rest/v1"
+        self._anon_key = anon_key
+        self._service_key = service_role_key
+        self._timeout = timeout
+        self._http = session or requests.Session()
+
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
+        """The profile of `user_id`, read with the user's token (the service key when there is none)."""
+        apikey, bearer = (self._anon_key, access_token) if access_token else (self._service_key,) * 2
+        response = self._call(
+            "GET",
+            "/profiles",
+            "profile read",
+            params={"select": COLUMNS, "id": f"eq.{user_id}"},
+            headers={
+                "apikey": apikey,
+                "Authorization": f"Bearer {bearer}",
+                "Accept": SINGLE_OBJECT,
+                "Accept-Profile": "public",
+            },
+        )
+        if response.status_code == 406 and _code(response) == NO_ROWS:
+            return None
+        row = _json_object(response, "profile read")
+        if not isinstance(row.get("id"), str):
+            raise StoreError("profile read gave a row without an id")
+        return Profile(
+            row["id"],
+            _text(row.get("email")),
+            _text(row.get("customer_id")),
+            _text(row.get("price_id")),
+            row.get("has_access") is True,
+        )
+
+    def apply(self, update: ProfileUpdate) -> Outcome:
+        """Apply a Stripe event through `POST /rest/v1/rpc/apply_stripe_event` with the service key."""
+        response = self._call(
+            "POST",
+            "/rpc/apply_stripe_event",
+            "profile update",
+            json={
+                "p_event_id": update.event_id,
+                "p_created": update.created,
+                "p_user_id": update.user_id,
+                "p_customer_id": update.customer_id,
+                "p_email": update.email,
+                "p_price_id": update.price_id,
+                "p_has_access": update.has_access,
+            },
+            headers={**self._service_headers(), "Content-Profile": "public", "Accept": "application/json"},
+        )
+        if response.status_code != 200:
+            raise StoreError(f"profile update failed: HTTP {response.status_code} {_code(response)}")
+        try:
+            outcome = response.json()
+        except ValueError:
+            outcome = None
+        if outcome not in OUTCOMES:
+            raise StoreError("profile update gave an unknown outcome")
+        return cast(Outcome, outcome)
+
+    def ping(self) -> None:
+        """Raise StoreError unless PostgREST answers for the `profiles` table."""
+        response = self._call(
+            "GET",
+            "/profiles",
+            "profile ping",
+            params={"select": "id", "limit": "1"},
+            headers={**self._service_headers(), "Accept-Profile": "public"},
+        )
+        if response.status_code != 200:
+            raise StoreError(f"profile ping failed: HTTP {response.status_code} {_code(response)}")
+
+    def _service_headers(self) -> dict[str, str]:
+        return {"apikey": self._service_key, "Authorization": f"Bearer {self._service_key}"}
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._http.request(method, f"{self._rest}{path}", timeout=self._timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise StoreError(f"{what} timed out") from exc
+        except requests.RequestException as exc:
+            # The type only: a transport message can echo request details.
+            raise StoreError(f"{what} failed: {type(exc).__name__}") from exc
+
+
+def _code(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else ""
+
+
+def _json_object(response: requests.Response, what: str) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise StoreError(f"{what} failed: HTTP {response.status_code} {_code(response)}".rstrip())
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise StoreError(f"{what} gave a body that is not a JSON object")
+    return body
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,16 @@
+"""Fixtures shared by several test modules: the throwaway PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.postgres_server import postgres_server
+
+
+@pytest.fixture(name="postgres_url", scope="session")
+def _postgres_url() -> Iterator[str]:
+    """The URL of a PostgreSQL server started for this test run, with the migrations applied."""
+    with postgres_server() as url:
+        yield url

@@ -1,0 +1,75 @@
+"""A throwaway PostgreSQL server for the tests: its own data directory, a free port, always stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = sorted((ROOT / "supabase" / "migrations").glob("*.sql"))
+
+
+def bin_dir() -> Path:
+    """Where the server binaries are: `pg_config --bindir`, which Debian keeps off PATH."""
+    found = shutil.which("pg_config")
+    if found is None:
+        raise RuntimeError("PostgreSQL is not installed (pg_config missing); scripts/test installs it")
+    out = subprocess.run([found, "--bindir"], check=True, capture_output=True, text=True, timeout=10)
+    return Path(out.stdout.strip())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_owner(argv: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root; run them as the `postgres` user there.
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a server with the migrations applied, yield its URL, and always stop and delete it."""
+    binaries = bin_dir()
+    folder = Path(tempfile.mkdtemp(prefix="billing-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    data = folder / "data"
+    port = _free_port()
+    subprocess.run(
+        _as_owner([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+    pg_ctl = str(binaries / "pg_ctl")
+    subprocess.run(
+        _as_owner([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    try:
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as db:
+            for migration in MIGRATIONS:
+                db.execute(migration.read_text())
+        yield url
+    finally:
+        subprocess.run(
+            _as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,170 @@
+"""handlers.cors through the ASGI shim: preflights, CORS headers, and cross-site cookie POSTs refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from handlers.asgi import App
+from handlers.ports import Profile
+from handlers.settings import Settings
+from tests.asgi_client import Result, call
+from tests.fakes import (
+    SECRET,
+    SUPABASE_URL,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_deps,
+    make_token,
+)
+
+PORTAL = "/api/stripe/create-portal"
+APP_ORIGIN = "https://app.example.com"
+EVIL = "https://evil.example.net"
+HOST = "billing.example.com"
+BODY = json.dumps({"returnUrl": "https://app.example.com/account"}).encode()
+REFUSED = {"error": "Cross-site request refused"}
+PORTAL_URL = {"url": "https://billing.stripe.com/p/session/test_1"}
+
+
+def make_app(payments: FakePayments, allowed: tuple[str, ...] = (APP_ORIGIN,)) -> App:
+    """An App over fakes with ALLOWED_ORIGINS set to `allowed` and a customer for USER_ID."""
+    settings = Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET, allowed_origins=allowed)
+    profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_123"))
+    return App(make_deps(payments, profiles, settings=settings), threads=2)
+
+
+def send(app: App, method: str, headers: dict[str, str], body: bytes = BODY) -> Result:
+    """One request to the portal path."""
+    return asyncio.run(call(app, method, PORTAL, body, {"Host": HOST, **headers}))
+
+
+@pytest.fixture(name="payments")
+def _payments() -> FakePayments:
+    return FakePayments()
+
+
+def test_preflight_from_a_listed_origin(payments: FakePayments) -> None:
+    """OPTIONS from a listed origin: 204, empty body, the origin echoed with credentials and methods."""
+    result = send(
+        make_app(payments),
+        "OPTIONS",
+        {
+            "Origin": APP_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, idempotency-key",
+        },
+        b"",
+    )
+    assert (result.status, result.body) == (204, b"")
+    assert {k: v for k, v in result.headers.items() if k.startswith("access-control") or k == "vary"} == {
+        "access-control-allow-origin": APP_ORIGIN,
+        "access-control-allow-credentials": "true",
+        "access-control-allow-methods": "GET, POST, OPTIONS",
+        "access-control-allow-headers": "authorization, content-type, idempotency-key, x-request-id",
+        "access-control-max-age": "600",
+        "vary": "Origin",
+    }
+    assert result.headers["content-length"] == "0"
+    assert payments.portals == []
+
+
+def test_preflight_from_an_unlisted_origin_grants_nothing(payments: FakePayments) -> None:
+    """OPTIONS from another origin: 204 with no Access-Control-Allow-* headers, so the browser blocks."""
+    result = send(
+        make_app(payments), "OPTIONS", {"Origin": EVIL, "Access-Control-Request-Method": "POST"}, b""
+    )
+    assert result.status == 204
+    assert not any(name.startswith("access-control") for name in result.headers)
+    assert result.headers["vary"] == "Origin"
+
+
+def test_without_allowed_origins_options_is_405_as_before(payments: FakePayments) -> None:
+    """With ALLOWED_ORIGINS unset there is no CORS: OPTIONS is a 405 and no CORS headers are sent."""
+    result = send(make_app(payments, ()), "OPTIONS", {"Origin": APP_ORIGIN}, b"")
+    assert (result.status, result.json()) == (405, {"error": "Method not allowed"})
+    assert "access-control-allow-origin" not in result.headers
+
+
+def test_a_post_from_a_listed_origin_carries_cors_headers(payments: FakePayments) -> None:
+    """A cookie POST from a listed origin runs and its answer allows that origin with credentials."""
+    result = send(make_app(payments), "POST", {"Origin": APP_ORIGIN, "Cookie": cookie_header(make_token())})
+    assert (result.status, result.json()) == (200, PORTAL_URL)
+    assert result.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert result.headers["access-control-allow-credentials"] == "true"
+    assert result.headers["vary"] == "Origin"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        pytest.param(EVIL, id="other-site"),
+        pytest.param("null", id="null"),
+        pytest.param("https://app.example.com.evil.example.net", id="suffix-trick"),
+        pytest.param("http://app.example.com", id="listed-host-other-scheme"),
+    ],
+)
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole-cookie", "chunked-cookie"])
+def test_a_cookie_post_from_another_origin_is_refused(
+    payments: FakePayments, origin: str, chunked: bool
+) -> None:
+    """A POST riding on the session cookie from an unlisted origin is 403 before the handler runs."""
+    cookie = cookie_header(make_token(), chunk=200 if chunked else None)
+    result = send(make_app(payments), "POST", {"Origin": origin, "Cookie": cookie})
+    assert (result.status, result.json()) == (403, REFUSED)
+    assert result.headers["content-type"] == "application/json"
+    assert "access-control-allow-origin" not in result.headers
+    assert payments.portals == []
+
+
+@pytest.mark.parametrize("allowed", [(APP_ORIGIN,), ()], ids=["cors-on", "cors-off"])
+def test_a_cookie_post_from_the_service_itself_is_allowed(
+    payments: FakePayments, allowed: tuple[str, ...]
+) -> None:
+    """Origin equal to the Host the request was sent to is the service's own, listed or not."""
+    headers = {"Origin": f"https://{HOST}", "Cookie": cookie_header(make_token())}
+    result = send(make_app(payments, allowed), "POST", headers)
+    assert (result.status, result.json()) == (200, PORTAL_URL)
+
+
+def test_the_check_holds_without_allowed_origins(payments: FakePayments) -> None:
+    """With ALLOWED_ORIGINS unset a cross-site cookie POST is still refused."""
+    result = send(make_app(payments, ()), "POST", {"Origin": EVIL, "Cookie": cookie_header(make_token())})
+    assert (result.status, result.json()) == (403, REFUSED)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Cookie": cookie_header(make_token())}, id="cookie-without-origin"),
+        pytest.param({"Origin": EVIL, "Authorization": f"Bearer {make_token()}"}, id="bearer-from-anywhere"),
+        pytest.param(
+            {
+                "Origin": EVIL,
+                "Authorization": f"Bearer {make_token()}",
+                "Cookie": cookie_header(make_token()),
+            },
+            id="bearer-wins-over-cookie",
+        ),
+    ],
+)
+def test_requests_not_riding_on_a_cookie_cross_site_run(
+    payments: FakePayments, headers: dict[str, str]
+) -> None:
+    """No Origin (not a browser) or a Bearer token (not ambient) is not a cross-site cookie request."""
+    result = send(make_app(payments), "POST", headers)
+    assert (result.status, result.json()) == (200, PORTAL_URL)
+    assert "access-control-allow-origin" not in result.headers
+
+
+def test_other_cookies_do_not_count(payments: FakePayments) -> None:
+    """A POST from another origin with only unrelated cookies reaches the handler (and is 401 there)."""
+    result = send(make_app(payments), "POST", {"Origin": EVIL, "Cookie": "theme=dark; sb-other-auth-token=x"})
+    assert (result.status, result.json()) == (
+        401,
+        {"error": "You must be logged in to view billing information."},
+    )

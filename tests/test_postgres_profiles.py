@@ -1,0 +1,125 @@
+"""handlers.adapters.postgres_profiles: what only the PostgreSQL store does (pool, failures, migration)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import psycopg
+import pytest
+
+from handlers.adapters.postgres_profiles import PostgresProfiles
+from handlers.ports import Profile, ProfileUpdate, StoreError
+from tests.postgres_server import MIGRATIONS
+
+ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_construction_does_no_io() -> None:
+    """Building the store with an unreachable URL neither connects nor fails."""
+    store = PostgresProfiles(f"postgresql://nobody:pw@127.0.0.1:{closed_port()}/x")
+    assert store._pool is None
+
+
+def test_unreachable_server_is_a_prompt_store_error_without_the_password() -> None:
+    """get() against a closed port raises StoreError within the connect timeout; no password in it."""
+    store = PostgresProfiles(f"postgresql://billing:s3cr3t-pw@127.0.0.1:{closed_port()}/x", connect_timeout=2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreError) as caught:
+            store.get(ADA)
+    finally:
+        store.close()
+    assert time.monotonic() - started < 6
+    assert "s3cr3t-pw" not in str(caught.value)
+    assert str(caught.value) == "profile read failed: PoolTimeout"
+
+
+def test_a_user_id_that_is_not_a_uuid_has_no_profile(postgres_url: str) -> None:
+    """get() of an id the uuid column cannot hold is None, not an error."""
+    store = PostgresProfiles(postgres_url)
+    try:
+        assert store.get("not-a-uuid") is None
+    finally:
+        store.close()
+
+
+def test_an_event_naming_a_non_uuid_user_falls_back_to_the_customer(postgres_url: str) -> None:
+    """A client_reference_id that is not a uuid cannot be a profile id; the customer still matches."""
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("TRUNCATE public.profiles, public.stripe_events")
+        db.execute("INSERT INTO public.profiles (id, customer_id) VALUES (%s, 'cus_9')", (ADA,))
+    store = PostgresProfiles(postgres_url)
+    try:
+        update = ProfileUpdate("evt_x", 5, user_id="legacy-42", customer_id="cus_9", price_id="p")
+        assert store.apply(update) == "applied"
+        assert store.get(ADA) == Profile(ADA, None, "cus_9", "p", False)
+    finally:
+        store.close()
+
+
+def test_statement_timeout_bounds_a_slow_query(postgres_url: str) -> None:
+    """The pool's connections carry the statement timeout, so a stuck query ends in StoreError."""
+    store = PostgresProfiles(postgres_url, statement_timeout_ms=200)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="QueryCanceled"):
+            store._run(lambda db: db.execute("SELECT pg_sleep(5)").fetchall(), "slow")
+        assert time.monotonic() - started < 2
+    finally:
+        store.close()
+
+
+def test_the_migration_runs_twice(postgres_url: str) -> None:
+    """Applying the migration again keeps the rows: it is safe to re-run."""
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("TRUNCATE public.profiles, public.stripe_events")
+        db.execute("INSERT INTO public.profiles (id, customer_id) VALUES (%s, 'cus_1')", (ADA,))
+        for migration in MIGRATIONS:
+            db.execute(migration.read_text())
+        assert db.execute("SELECT count(*) FROM public.profiles").fetchone() == (1,)
+
+
+def test_on_a_supabase_like_database_only_the_service_role_applies_events(postgres_url: str) -> None:
+    """With Supabase's roles and auth schema, anon and authenticated cannot call the function."""
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE DATABASE supabase_like")
+    like = postgres_url.rsplit("/", 1)[0] + "/supabase_like"
+    with psycopg.connect(like, autocommit=True) as db:
+        db.execute(
+            "DO $$ BEGIN"
+            " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN"
+            "  CREATE ROLE anon; CREATE ROLE authenticated; CREATE ROLE service_role; END IF; END $$;"
+            " CREATE SCHEMA auth; CREATE TABLE auth.users (id uuid PRIMARY KEY);"
+            " CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE"
+            "  AS $f$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $f$;"
+            " GRANT USAGE ON SCHEMA public, auth TO anon, authenticated, service_role;"
+            " GRANT EXECUTE ON FUNCTION auth.uid() TO authenticated;"
+        )
+        for migration in MIGRATIONS:
+            db.execute(migration.read_text())
+        signature = "public.apply_stripe_event(text, bigint, text, text, text, text, boolean)"
+        allowed = {
+            role: db.execute("SELECT has_function_privilege(%s, %s, 'execute')", (role, signature)).fetchone()
+            for role in ("anon", "authenticated", "service_role")
+        }
+        assert allowed == {"anon": (False,), "authenticated": (False,), "service_role": (True,)}
+        policies = db.execute("SELECT policyname FROM pg_policies WHERE tablename = 'profiles'").fetchall()
+        assert policies == [("Users read their own profile",)]
+        db.execute("INSERT INTO auth.users (id) VALUES (%s)", (ADA,))
+        db.execute("INSERT INTO public.profiles (id, customer_id) VALUES (%s, 'cus_1')", (ADA,))
+        db.execute("GRANT SELECT ON public.profiles TO authenticated")
+        with db.transaction():
+            db.execute("SET LOCAL ROLE authenticated")
+            db.execute("SELECT set_config('request.jwt.claim.sub', %s, true)", (ADA,))
+            own = db.execute("SELECT customer_id FROM public.profiles").fetchall()
+            db.execute("SELECT set_config('request.jwt.claim.sub', gen_random_uuid()::text, true)")
+            other = db.execute("SELECT customer_id FROM public.profiles").fetchall()
+        assert (own, other) == ([("cus_1",)], [])

@@ -1,0 +1,186 @@
+"""Every profile store against the same expectations: SQLite, and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import psycopg
+import pytest
+
+from handlers.adapters.postgres_profiles import PostgresProfiles
+from handlers.adapters.sqlite_profiles import SQLiteProfiles
+from handlers.ports import Outcome, Profile, ProfileUpdate
+
+ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
+BOB = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
+
+
+class Store(Protocol):
+    """What these tests call on a store."""
+
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None: ...
+
+    def apply(self, update: ProfileUpdate) -> Outcome: ...
+
+    def ping(self) -> None: ...
+
+
+@pytest.fixture(name="store", params=["sqlite", "postgres"])
+def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty store of each kind."""
+    if request.param == "sqlite":
+        sqlite = SQLiteProfiles(tmp_path / "profiles.sqlite3")
+        sqlite.create()
+        yield sqlite
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("TRUNCATE public.profiles, public.stripe_events")
+    postgres = PostgresProfiles(url, max_size=8)
+    try:
+        yield postgres
+    finally:
+        postgres.close()
+
+
+def event(event_id: str, created: int = 100, **fields: object) -> ProfileUpdate:
+    """A ProfileUpdate for event `event_id`."""
+    return ProfileUpdate(event_id, created, **fields)  # type: ignore[arg-type]
+
+
+def seed(store: Store, user_id: str, **fields: object) -> None:
+    """Create `user_id`'s profile with `fields`, as an early event would."""
+    assert store.apply(event(f"evt_seed_{user_id}", 1, user_id=user_id, **fields)) == "applied"
+
+
+def test_ping_answers(store: Store) -> None:
+    """ping() returns quietly on a created store."""
+    store.ping()
+
+
+def test_get_unknown_is_none(store: Store) -> None:
+    """get() of a user without a row is None."""
+    seed(store, BOB, customer_id="cus_bob")
+    assert store.get(ADA) is None
+
+
+def test_apply_creates_the_profile_by_user_id(store: Store) -> None:
+    """An event naming a user without a profile creates it with the event's fields."""
+    update = event(
+        "evt_1",
+        user_id=ADA,
+        customer_id="cus_1",
+        email="ada@example.com",
+        price_id="price_1",
+        has_access=True,
+    )
+    assert store.apply(update) == "applied"
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", True)
+
+
+def test_a_replayed_event_is_applied_once(store: Store) -> None:
+    """The same event id a second time is a duplicate and changes nothing, even with other fields."""
+    assert store.apply(event("evt_1", user_id=ADA, has_access=True, price_id="price_1")) == "applied"
+    assert store.apply(event("evt_1", user_id=ADA, has_access=False, price_id="price_2")) == "duplicate"
+    assert store.get(ADA) == Profile(ADA, None, None, "price_1", True)
+
+
+def test_an_older_event_after_a_newer_one_is_stale(store: Store) -> None:
+    """An event created before the last applied one for that profile changes nothing."""
+    newer = event("evt_new", 200, user_id=ADA, has_access=False, price_id="price_new")
+    assert store.apply(newer) == "applied"
+    assert store.apply(event("evt_old", 100, user_id=ADA, has_access=True, price_id="price_old")) == "stale"
+    assert store.get(ADA) == Profile(ADA, None, None, "price_new", False)
+    assert store.apply(event("evt_old", 100, user_id=ADA)) == "duplicate"
+
+
+def test_an_event_as_old_as_the_last_one_applies(store: Store) -> None:
+    """Stripe's `created` has one-second resolution: an equal timestamp is not stale."""
+    assert store.apply(event("evt_a", 100, user_id=ADA, has_access=True)) == "applied"
+    assert store.apply(event("evt_b", 100, user_id=ADA, has_access=False)) == "applied"
+    assert store.get(ADA) == Profile(ADA, has_access=False)
+
+
+def test_stale_is_per_profile(store: Store) -> None:
+    """A newer event of another profile does not make this profile's event stale."""
+    assert store.apply(event("evt_bob", 500, user_id=BOB, has_access=True)) == "applied"
+    assert store.apply(event("evt_ada", 100, user_id=ADA, has_access=True)) == "applied"
+
+
+def test_found_by_customer_id(store: Store) -> None:
+    """Without a user id, the profile holding the customer is updated."""
+    seed(store, ADA, customer_id="cus_ada")
+    seed(store, BOB, customer_id="cus_bob")
+    assert store.apply(event("evt_1", customer_id="cus_bob", has_access=True, price_id="p")) == "applied"
+    assert store.get(BOB) == Profile(BOB, None, "cus_bob", "p", True)
+    assert store.get(ADA) == Profile(ADA, None, "cus_ada", None, False)
+
+
+def test_found_by_email_case_insensitively(store: Store) -> None:
+    """Without user or known customer, the email finds the profile whatever its case."""
+    seed(store, ADA, email="Ada.Lovelace@Example.com")
+    outcome = store.apply(event("evt_1", customer_id="cus_new", email="ada.lovelace@EXAMPLE.COM"))
+    assert outcome == "applied"
+    assert store.get(ADA) == Profile(ADA, "Ada.Lovelace@Example.com", "cus_new", None, False)
+
+
+def test_unmatched_changes_nothing_and_is_recorded(store: Store) -> None:
+    """An event no profile matches is unmatched, creates nothing, and is a duplicate when replayed."""
+    seed(store, ADA, customer_id="cus_ada", email="ada@example.com")
+    assert store.apply(event("evt_1", customer_id="cus_x", email="x@example.com", has_access=True)) == (
+        "unmatched"
+    )
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_ada", None, False)
+    assert store.apply(event("evt_1", customer_id="cus_x")) == "duplicate"
+
+
+def test_none_fields_keep_values_and_email_only_fills_an_empty_one(store: Store) -> None:
+    """Fields left None are kept; an email never overwrites one already there."""
+    seed(store, ADA, email="ada@example.com", customer_id="cus_1", price_id="price_1", has_access=True)
+    assert store.apply(event("evt_1", 50, user_id=ADA, email="other@example.com")) == "applied"
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", True)
+    seed(store, BOB)
+    assert store.apply(event("evt_2", 50, user_id=BOB, email="bob@example.com")) == "applied"
+    assert store.get(BOB) == Profile(BOB, "bob@example.com")
+
+
+def test_has_access_false_is_applied(store: Store) -> None:
+    """has_access False is a value, not "unset": a cancellation revokes access."""
+    seed(store, ADA, has_access=True)
+    assert store.apply(event("evt_cancel", 50, user_id=ADA, has_access=False)) == "applied"
+    profile = store.get(ADA)
+    assert profile is not None and profile.has_access is False
+
+
+def test_concurrent_deliveries_of_one_event_apply_once(store: Store) -> None:
+    """Eight simultaneous deliveries of one event: exactly one applies, the others are duplicates."""
+    start = threading.Barrier(8)
+
+    def deliver(_: int) -> Outcome:
+        start.wait(timeout=10)
+        return store.apply(event("evt_race", user_id=ADA, customer_id="cus_1", has_access=True))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(deliver, range(8)))
+    assert outcomes == ["applied"] + ["duplicate"] * 7
+    assert store.get(ADA) == Profile(ADA, None, "cus_1", None, True)
+
+
+def test_concurrent_events_of_one_profile_keep_the_newest(store: Store) -> None:
+    """Events racing for one profile: whatever the order, the newest one's fields win."""
+    seed(store, ADA)
+    start = threading.Barrier(6)
+
+    def deliver(created: int) -> Outcome:
+        start.wait(timeout=10)
+        return store.apply(event(f"evt_{created}", created, user_id=ADA, price_id=f"price_{created}"))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(deliver, range(10, 16)))
+    assert set(outcomes) <= {"applied", "stale"} and outcomes[-1] == "applied"
+    profile = store.get(ADA)
+    assert profile is not None and profile.price_id == "price_15"

@@ -1,0 +1,262 @@
+"""handlers.adapters.supabase_profiles: the exact PostgREST requests, and failures as StoreError."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from handlers.adapters.supabase_profiles import SupabaseProfiles
+from handlers.http import Request
+from handlers.ports import Profile, ProfileUpdate, StoreError
+from handlers.routes import dispatch
+from tests.fakes import USER_ID, make_deps, make_token
+
+URL = "https://abcd.supabase.co"
+ANON = "anon-key-eyJhbGciOiJIUzI1NiJ9.anon"
+SERVICE = "service-key-eyJhbGciOiJIUzI1NiJ9.service"
+USER_TOKEN = "user-access-token"
+PROFILES = f"{URL}/rest/v1/profiles"
+RPC = f"{URL}/rest/v1/rpc/apply_stripe_event"
+ROW = {
+    "id": USER_ID,
+    "email": "ada@example.com",
+    "customer_id": "cus_123",
+    "price_id": "price_456",
+    "has_access": True,
+}
+
+
+@pytest.fixture(name="mocked")
+def _mocked() -> Iterator[responses.RequestsMock]:
+    """Every HTTP request must match a registered response."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture(name="store")
+def _store() -> SupabaseProfiles:
+    """A store with a short timeout, pointed at the mocked project."""
+    return SupabaseProfiles(URL, ANON, SERVICE, timeout=1.5)
+
+
+def read_as_user() -> list[Callable[..., Any]]:
+    """Matchers for a read exactly as supabase-js sends it with the user's token."""
+    return [
+        matchers.query_string_matcher(
+            f"select=id%2Cemail%2Ccustomer_id%2Cprice_id%2Chas_access&id=eq.{USER_ID}"
+        ),
+        matchers.header_matcher(
+            {
+                "apikey": ANON,
+                "Authorization": f"Bearer {USER_TOKEN}",
+                "Accept": "application/vnd.pgrst.object+json",
+                "Accept-Profile": "public",
+            }
+        ),
+    ]
+
+
+def test_get_reads_as_the_user(mocked: responses.RequestsMock, store: SupabaseProfiles) -> None:
+    """get() sends supabase-js's exact read with the user's token and returns the row as a Profile."""
+    mocked.get(PROFILES, json=ROW, match=read_as_user())
+    assert store.get(USER_ID, access_token=USER_TOKEN) == Profile(
+        USER_ID, "ada@example.com", "cus_123", "price_456", True
+    )
+    (call,) = mocked.calls
+    assert call.request.url == (
+        f"{PROFILES}?select=id%2Cemail%2Ccustomer_id%2Cprice_id%2Chas_access&id=eq.{USER_ID}"
+    )
+    assert call.request.method == "GET"
+    assert call.request.req_kwargs["timeout"] == 1.5  # type: ignore[attr-defined]
+
+
+def test_no_row_is_none(mocked: responses.RequestsMock, store: SupabaseProfiles) -> None:
+    """406 with code PGRST116 (no row, or none the user may see) means no profile."""
+    body = {"code": "PGRST116", "details": "The result contains 0 rows", "hint": None, "message": "x"}
+    mocked.get(PROFILES, status=406, json=body, match=read_as_user())
+    assert store.get(USER_ID, access_token=USER_TOKEN) is None
+
+
+def test_null_columns_read_as_empty(mocked: responses.RequestsMock, store: SupabaseProfiles) -> None:
+    """A profile with NULL columns and NULL has_access reads as an empty profile without access."""
+    row = dict.fromkeys(ROW) | {"id": USER_ID}
+    mocked.get(PROFILES, json=row, match=read_as_user())
+    assert store.get(USER_ID, access_token=USER_TOKEN) == Profile(USER_ID)
+
+
+def test_get_without_a_token_uses_the_service_key(
+    mocked: responses.RequestsMock, store: SupabaseProfiles
+) -> None:
+    """Without a user token the read is made with the service key in apikey and Authorization."""
+    mocked.get(
+        PROFILES,
+        json=ROW,
+        match=[matchers.header_matcher({"apikey": SERVICE, "Authorization": f"Bearer {SERVICE}"})],
+    )
+    assert store.get(USER_ID) is not None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        pytest.param(406, {"code": "PGRST106"}, "profile read failed: HTTP 406 PGRST106", id="406-other"),
+        pytest.param(401, {"code": "PGRST303"}, "profile read failed: HTTP 401 PGRST303", id="expired-jwt"),
+        pytest.param(500, {"code": "XX000"}, "profile read failed: HTTP 500 XX000", id="server-error"),
+        pytest.param(503, "upstream down", "profile read failed: HTTP 503", id="not-json"),
+        pytest.param(200, [ROW], "profile read gave a body that is not a JSON object", id="array"),
+        pytest.param(200, {"email": "x"}, "profile read gave a row without an id", id="no-id"),
+    ],
+)
+def test_failed_reads_are_store_errors(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, status: int, body: object, message: str
+) -> None:
+    """Any answer other than a row or PGRST116 is a StoreError naming the status and code only."""
+    if isinstance(body, str):
+        mocked.get(PROFILES, status=status, body=body)
+    else:
+        mocked.get(PROFILES, status=status, json=body)
+    with pytest.raises(StoreError) as caught:
+        store.get(USER_ID, access_token=USER_TOKEN)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        pytest.param(requests.ReadTimeout("read timed out"), "profile read timed out", id="read-timeout"),
+        pytest.param(requests.ConnectTimeout("connect"), "profile read timed out", id="connect-timeout"),
+        pytest.param(
+            requests.ConnectionError(f"refused apikey={ANON}"),
+            "profile read failed: ConnectionError",
+            id="refused",
+        ),
+    ],
+)
+def test_transport_failures_are_store_errors(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, error: Exception, message: str
+) -> None:
+    """Timeouts and connection errors become StoreError without the transport's own text."""
+    mocked.get(PROFILES, body=error)
+    with pytest.raises(StoreError) as caught:
+        store.get(USER_ID, access_token=USER_TOKEN)
+    assert str(caught.value) == message
+
+
+def test_apply_calls_the_function_with_the_service_key(
+    mocked: responses.RequestsMock, store: SupabaseProfiles
+) -> None:
+    """apply() posts every field to rpc/apply_stripe_event with the service key and returns its outcome."""
+    mocked.post(
+        RPC,
+        json="applied",
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "p_event_id": "evt_1",
+                    "p_created": 1_800_000_000,
+                    "p_user_id": USER_ID,
+                    "p_customer_id": "cus_1",
+                    "p_email": "ada@example.com",
+                    "p_price_id": None,
+                    "p_has_access": True,
+                }
+            ),
+            matchers.header_matcher(
+                {
+                    "apikey": SERVICE,
+                    "Authorization": f"Bearer {SERVICE}",
+                    "Content-Type": "application/json",
+                    "Content-Profile": "public",
+                    "Accept": "application/json",
+                }
+            ),
+        ],
+    )
+    update = ProfileUpdate(
+        "evt_1", 1_800_000_000, user_id=USER_ID, customer_id="cus_1", email="ada@example.com", has_access=True
+    )
+    assert store.apply(update) == "applied"
+    assert mocked.calls[0].request.url == RPC
+    assert mocked.calls[0].request.req_kwargs["timeout"] == 1.5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("outcome", ["applied", "duplicate", "stale", "unmatched"])
+def test_apply_returns_each_outcome(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, outcome: str
+) -> None:
+    """Each outcome the function answers is returned as is."""
+    mocked.post(RPC, json=outcome)
+    assert store.apply(ProfileUpdate("evt_1", 1)) == outcome
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        pytest.param(404, {"code": "PGRST202"}, "profile update failed: HTTP 404 PGRST202", id="no-function"),
+        pytest.param(401, {"code": "42501"}, "profile update failed: HTTP 401 42501", id="not-allowed"),
+        pytest.param(200, "done", "profile update gave an unknown outcome", id="unknown-outcome"),
+    ],
+)
+def test_failed_applies_are_store_errors(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, status: int, body: object, message: str
+) -> None:
+    """A missing function, a refused key or an unknown answer is a StoreError."""
+    mocked.post(RPC, status=status, json=body)
+    with pytest.raises(StoreError) as caught:
+        store.apply(ProfileUpdate("evt_1", 1))
+    assert str(caught.value) == message
+
+
+def test_ping_reads_one_id_with_the_service_key(
+    mocked: responses.RequestsMock, store: SupabaseProfiles
+) -> None:
+    """ping() asks for one id with the service key; a 200 is healthy."""
+    mocked.get(
+        PROFILES,
+        json=[],
+        match=[
+            matchers.query_param_matcher({"select": "id", "limit": "1"}),
+            matchers.header_matcher({"apikey": SERVICE, "Authorization": f"Bearer {SERVICE}"}),
+        ],
+    )
+    store.ping()
+
+
+def test_ping_failure_is_a_store_error(mocked: responses.RequestsMock, store: SupabaseProfiles) -> None:
+    """ping() raises StoreError when PostgREST does not answer 200."""
+    mocked.get(PROFILES, status=503, body="")
+    with pytest.raises(StoreError, match="HTTP 503"):
+        store.ping()
+
+
+def test_a_store_failure_is_a_500_without_keys_in_body_or_logs(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the portal, a failing read answers the documented 500; no key reaches the body or logs."""
+    caplog.set_level(logging.DEBUG)
+    mocked.get(PROFILES, body=requests.ConnectionError(f"apikey {ANON} Bearer {SERVICE}"))
+    deps = dataclasses.replace(make_deps(), profiles=store)
+    token = make_token()
+    request = Request(
+        "POST",
+        "/api/stripe/create-portal",
+        headers=(("authorization", f"Bearer {token}"), ("content-type", "application/json")),
+        body=json.dumps({"returnUrl": "https://app.example.com/account"}).encode(),
+    )
+    response = dispatch(request, deps)
+    assert (response.status, response.body) == (
+        500,
+        {"error": "Billing information is unavailable right now. Please try again."},
+    )
+    assert mocked.calls[0].request.headers["Authorization"] == f"Bearer {token}"
+    text = json.dumps(response.body) + caplog.text
+    for secret in (ANON, SERVICE, token):
+        assert secret not in text
