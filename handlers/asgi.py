@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import routes
+from . import routes, wire
 from .deps import Deps
 from .errors import INTERNAL
 from .http import HTTPError, Request, Response
+from .wire import TOO_LARGE as TOO_LARGE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,9 +20,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("handlers")
-
-TOO_LARGE = "Request body too large"
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class ClientGone(Exception):
@@ -51,8 +46,7 @@ class App:
             (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in scope.get("headers", ())
         )
-        given = next((value for name, value in headers if name == "x-request-id"), "")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = wire.request_id(next((value for name, value in headers if name == "x-request-id"), ""))
         try:
             found = routes.match(scope["method"], scope["path"])
             if isinstance(found, Response):
@@ -81,9 +75,7 @@ class App:
         await _send(send, response, request_id)
 
     async def _read_body(self, headers: tuple[tuple[str, str], ...], receive: Receive) -> bytes:
-        declared = next((value for name, value in headers if name == "content-length"), None)
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise HTTPError(413, TOO_LARGE)
+        wire.check_declared_length(headers, self.max_body_bytes)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -92,8 +84,7 @@ class App:
                 raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise HTTPError(413, TOO_LARGE)
+            wire.check_length(size, self.max_body_bytes)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -110,12 +101,7 @@ class App:
 
 
 async def _send(send: Send, response: Response, request_id: str) -> None:
-    body = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode()),
-        *((name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers),
-    ]
+    pairs, body = wire.encode(response, request_id)
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
