@@ -22,8 +22,10 @@ deps = replace(make_deps(), payments=FetchStripePayments("sk_test_x", fetch))
 seen.append("stripe" in sys.modules)
 status, _, _ = handlers.edge.handle("GET", "/healthz", {}, b"", deps)
 seen.append("stripe" in sys.modules)
-body = {"priceId": "p", "successUrl": "https://a.example/s", "cancelUrl": "https://a.example/c", "mode": "payment"}
-status, _, _ = handlers.edge.handle("POST", "/api/stripe/create-checkout", {}, json.dumps(body).encode(), deps)
+body = {"priceId": "p", "successUrl": "https://a.example/s", "cancelUrl": "https://a.example/c",
+        "mode": "payment"}
+raw = json.dumps(body).encode()
+status, _, _ = handlers.edge.handle("POST", "/api/stripe/create-checkout", {}, raw, deps)
 seen.append("stripe" in sys.modules)
 print(status, *seen)
 """
