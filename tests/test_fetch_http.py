@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import pytest
 
-from handlers.adapters.fetch_http import FetchStripePayments
+from handlers.adapters.fetch_http import FetchStripePayments, runtime_fetch
 from handlers.adapters.stripe_payments import FAILED, UNAVAILABLE
 from handlers.checkout import checkout_params
 from handlers.ports import PaymentsError
@@ -138,3 +141,45 @@ def test_connection_failures_are_retried_when_asked() -> None:
     assert url == SESSION_URL
     assert calls["n"] == 2
     assert fetch.sent[0].headers["Idempotency-Key"] == "key-9"
+
+
+# A stand-in for the runtime's fetch, in JavaScript: records each call and answers like Stripe.
+JS_FETCH = """
+(() => {
+  const sent = [];
+  const fetch = async (url, init) => {
+    sent.push({url, method: init.method, headers: init.headers, signal: init.signal instanceof AbortSignal,
+               body: new TextDecoder().decode(init.body)});
+    const session = {id: "cs_js", object: "checkout.session", url: "https://checkout.stripe.com/js"};
+    return {status: 200, headers: new Headers({"Content-Type": "application/json", "Request-Id": "req_js"}),
+            arrayBuffer: async () => new TextEncoder().encode(JSON.stringify(session)).buffer};
+  };
+  return {fetch, sent: () => JSON.stringify(sent)};
+})()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "emscripten", reason="needs Pyodide's JavaScript bridge and JSPI")
+def test_runtime_fetch_sends_through_javascript_fetch() -> None:
+    """runtime_fetch hands the request to a JavaScript fetch with a timeout signal, and reads the answer."""
+    from pyodide.code import run_js  # type: ignore[import-not-found]
+
+    fake = run_js(JS_FETCH)
+    url = FetchStripePayments(SECRET_KEY, runtime_fetch(fake.fetch)).create_checkout_session(
+        checkout_params(BODY, None, None), "key-js"
+    )
+
+    assert url == "https://checkout.stripe.com/js"
+    [sent] = json.loads(fake.sent())
+    assert (sent["url"], sent["method"], sent["signal"]) == (
+        "https://api.stripe.com/v1/checkout/sessions",
+        "POST",
+        True,
+    )
+    assert sent["headers"]["Authorization"] == f"Bearer {SECRET_KEY}"
+    assert sent["headers"]["Idempotency-Key"] == "key-js"
+    assert sent["body"] == (
+        "mode=subscription&line_items[0][price]=price_1&line_items[0][quantity]=1"
+        "&success_url=https%3A%2F%2Fapp.example.com%2Fok%3Fsession_id%3D%7BCHECKOUT_SESSION_ID%7D"
+        "&cancel_url=https%3A%2F%2Fapp.example.com%2Fno&allow_promotion_codes=true"
+    )

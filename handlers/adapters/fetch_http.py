@@ -111,3 +111,32 @@ class FetchStripePayments:
                 http_client=fetch_http_client(self._fetch, self._timeout),
             )
         return self._payments
+
+
+def runtime_fetch(send: Any = None) -> Fetch:
+    """A Fetch over the JavaScript runtime's `fetch` (or `send`), made synchronous with Pyodide's JSPI.
+
+    Only inside Pyodide, and only in calls entered through a promising call (`callPromising` in
+    JavaScript, or a host that enters Python that way); each request is aborted after its timeout.
+    """
+    import js  # type: ignore[import-not-found]
+    from pyodide.ffi import run_sync, to_js  # type: ignore[import-not-found]
+
+    target = send if send is not None else js.fetch
+
+    def fetch(
+        method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        init: dict[str, Any] = {
+            "method": method,
+            "headers": dict(headers),
+            "signal": js.AbortSignal.timeout(max(1, int(timeout * 1000))),
+        }
+        if body is not None:
+            init["body"] = body
+        response = run_sync(target(url, to_js(init, dict_converter=js.Object.fromEntries)))
+        content = run_sync(response.arrayBuffer()).to_bytes()
+        answered = {str(key): str(value) for key, value in response.headers.entries()}
+        return int(response.status), answered, bytes(content)
+
+    return fetch

@@ -100,7 +100,8 @@ async function main() {
     }));
     process.exit(answer[0] === 200 ? 0 : 1);
   }
-  const code = job.main(options.mode, pyodide.toPy(options.rest));
+  // A promising call, so that code under test may wait on JavaScript promises (JSPI).
+  const code = await job.main.callPromising(options.mode, pyodide.toPy(options.rest));
   process.exit(code);
 }
 
