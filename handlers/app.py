@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 from .adapters.jwks_keys import JWKSKeys, KeyChain
 from .adapters.offline_payments import OfflinePayments
-from .adapters.postgres_profiles import PostgresProfiles
 from .adapters.sqlite_profiles import SQLiteProfiles
 from .adapters.stripe_payments import StripePayments
 from .adapters.supabase_profiles import SupabaseProfiles
@@ -78,6 +77,9 @@ def _profiles(settings: Settings) -> Profiles:
         )
     if url.startswith(("postgresql://", "postgres://")):
         # No I/O here: the pool opens on the first request, and the schema comes from the migration.
+        # Imported here: psycopg is a C-extension driver that only this store needs.
+        from .adapters.postgres_profiles import PostgresProfiles
+
         return PostgresProfiles(url)
     sqlite = SQLiteProfiles.from_url(url)
     sqlite.create()

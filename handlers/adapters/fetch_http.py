@@ -1,0 +1,146 @@
+"""Stripe over the host's `fetch`: for runtimes without sockets, such as a Pyodide edge worker.
+
+The stripe SDK is imported when the first payment is made, never at import or construction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .stripe_payments import StripePayments
+
+if TYPE_CHECKING:
+    import stripe
+
+NETWORK_ERROR = "Unexpected error communicating with Stripe."
+
+
+class Fetch(Protocol):
+    """Sends one HTTP request and returns (status, headers, body); raises when none came back."""
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> tuple[int, Mapping[str, str], bytes]: ...
+
+
+def fetch_http_client(fetch: Fetch, timeout: float = 10.0) -> stripe.HTTPClient:
+    """A `stripe.HTTPClient` that sends every request through `fetch` (imports stripe)."""
+    client: stripe.HTTPClient = _client_class()(fetch, timeout)
+    return client
+
+
+@functools.cache
+def _client_class() -> type[Any]:
+    import stripe
+
+    class FetchHTTPClient(stripe.HTTPClient):
+        """Hands each request to `fetch`; any failure to get an answer is an APIConnectionError."""
+
+        name = "fetch"
+
+        def __init__(self, fetch: Fetch, timeout: float) -> None:
+            super().__init__()
+            self._fetch = fetch
+            self._timeout = timeout
+
+        def request(
+            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
+        ) -> tuple[str, int, Mapping[str, str]]:
+            body = post_data.encode("utf-8") if isinstance(post_data, str) else post_data
+            try:
+                status, answered, content = self._fetch(
+                    method.upper(), url, dict(headers or {}), body, self._timeout
+                )
+            except Exception as exc:
+                # The type is enough to diagnose; the text could echo request headers.
+                message = f"{NETWORK_ERROR} ({type(exc).__name__})"
+                # Safe to retry: every POST carries an idempotency key, the caller's or the SDK's.
+                raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+                    message, should_retry=True
+                ) from exc
+            text = bytes(content).decode("utf-8", errors="replace")
+            return text, int(status), {key.lower(): value for key, value in answered.items()}
+
+        def request_stream(
+            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
+        ) -> tuple[Any, int, Mapping[str, str]]:
+            raise NotImplementedError("streaming responses are not used by this service")
+
+        def close(self) -> None:
+            """Nothing to release: the host owns the connections."""
+
+    return FetchHTTPClient
+
+
+class FetchStripePayments:
+    """StripePayments whose HTTP goes through `fetch`; built on the first call, so startup stays light."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        fetch: Fetch,
+        *,
+        api_base: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 0,
+    ) -> None:
+        self._secret_key = secret_key
+        self._fetch = fetch
+        self._api_base = api_base
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._payments: StripePayments | None = None
+
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
+        """Create a Checkout Session through `fetch`."""
+        return self._stripe().create_checkout_session(params, idempotency_key)
+
+    def create_portal_session(self, customer_id: str, return_url: str) -> str:
+        """Create a Billing Portal session through `fetch`."""
+        return self._stripe().create_portal_session(customer_id, return_url)
+
+    def checkout_price(self, session_id: str) -> str | None:
+        """The session's first line item's price, through `fetch`."""
+        return self._stripe().checkout_price(session_id)
+
+    def _stripe(self) -> StripePayments:
+        if self._payments is None:
+            self._payments = StripePayments(
+                self._secret_key,
+                api_base=self._api_base,
+                timeout=self._timeout,
+                max_retries=self._max_retries,
+                http_client=fetch_http_client(self._fetch, self._timeout),
+            )
+        return self._payments
+
+
+def runtime_fetch(send: Any = None) -> Fetch:
+    """A Fetch over the JavaScript runtime's `fetch` (or `send`), made synchronous with Pyodide's JSPI.
+
+    Only inside Pyodide, and only in calls entered through a promising call (`callPromising` in
+    JavaScript, or a host that enters Python that way); each request is aborted after its timeout.
+    """
+    import js  # type: ignore[import-not-found]
+    from pyodide.ffi import run_sync, to_js  # type: ignore[import-not-found]
+
+    target = send if send is not None else js.fetch
+
+    def fetch(
+        method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        init: dict[str, Any] = {
+            "method": method,
+            "headers": dict(headers),
+            "signal": js.AbortSignal.timeout(max(1, int(timeout * 1000))),
+        }
+        if body is not None:
+            init["body"] = body
+        response = run_sync(target(url, to_js(init, dict_converter=js.Object.fromEntries)))
+        content = run_sync(response.arrayBuffer()).to_bytes()
+        answered = {str(key): str(value) for key, value in response.headers.entries()}
+        return int(response.status), answered, bytes(content)
+
+    return fetch

@@ -1,0 +1,297 @@
+"""handlers.edge: the plain (method, URL, headers, body) entry, over fakes and the fetch transport."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+from handlers import edge
+from handlers.adapters.fetch_http import FetchStripePayments
+from handlers.deps import Deps
+from handlers.ports import Profile
+from tests.fake_fetch import FakeFetch
+from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_deps, make_token
+
+CHECKOUT = "/api/stripe/create-checkout"
+PORTAL = "/api/stripe/create-portal"
+GOOD = {
+    "priceId": "price_1",
+    "successUrl": "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}",
+    "cancelUrl": "https://app.example.com/no",
+    "mode": "payment",
+}
+RETURN = {"returnUrl": "https://app.example.com/account"}
+MODE = (
+    "Mode is required (either 'payment' for one-time payments or 'subscription' for recurring subscription)"
+)
+
+
+def handle(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, deps: Deps | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """Call the edge entry; JSON-encode `body` unless it is bytes; parse the answer."""
+    raw = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
+    status, pairs, data = edge.handle(
+        method, url, headers or {}, raw, deps or make_deps(), max_body_bytes=1024
+    )
+    return status, dict(pairs), json.loads(data)
+
+
+def without(*names: str, **changes: Any) -> dict[str, Any]:
+    """GOOD less `names`, with `changes` applied."""
+    body = {key: value for key, value in GOOD.items() if key not in names}
+    return {**body, **changes}
+
+
+def test_checkout_ok_headers_and_bytes() -> None:
+    """A 200 has exactly content-type, content-length and the echoed x-request-id, and compact JSON bytes."""
+    status, headers, data = edge.handle(
+        "POST", CHECKOUT, {"X-Request-Id": "edge-1"}, json.dumps(GOOD).encode(), make_deps()
+    )
+    assert status == 200
+    assert data == b'{"url":"https://checkout.stripe.com/c/pay/cs_test_1"}'
+    assert headers == [
+        ("content-type", "application/json"),
+        ("content-length", str(len(data))),
+        ("x-request-id", "edge-1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "headers", "status", "message"),
+    [
+        pytest.param("POST", CHECKOUT, without("priceId"), None, 400, "Price ID is required", id="no-price"),
+        pytest.param(
+            "POST", CHECKOUT, without(priceId=""), None, 400, "Price ID is required", id="empty-price"
+        ),
+        pytest.param(
+            "POST",
+            CHECKOUT,
+            without("successUrl"),
+            None,
+            400,
+            "Success and cancel URLs are required",
+            id="no-success",
+        ),
+        pytest.param(
+            "POST",
+            CHECKOUT,
+            without(cancelUrl=""),
+            None,
+            400,
+            "Success and cancel URLs are required",
+            id="no-cancel",
+        ),
+        pytest.param("POST", CHECKOUT, without("mode"), None, 400, MODE, id="no-mode"),
+        pytest.param("POST", CHECKOUT, without(mode="setup"), None, 400, MODE, id="bad-mode"),
+        pytest.param(
+            "POST", CHECKOUT, b'{"priceId": ', None, 400, "Request body must be valid JSON", id="not-json"
+        ),
+        pytest.param("POST", CHECKOUT, [], None, 400, "Request body must be a JSON object", id="array"),
+        pytest.param(
+            "POST",
+            CHECKOUT,
+            without(successUrl="/relative"),
+            None,
+            400,
+            "successUrl must be an absolute http or https URL",
+            id="relative-url",
+        ),
+        pytest.param(
+            "POST",
+            PORTAL,
+            RETURN,
+            None,
+            401,
+            "You must be logged in to view billing information.",
+            id="portal-401",
+        ),
+        pytest.param(
+            "POST",
+            PORTAL,
+            {},
+            {"Authorization": f"Bearer {make_token()}"},
+            400,
+            "Return URL is required",
+            id="portal-no-return",
+        ),
+        pytest.param(
+            "POST",
+            PORTAL,
+            RETURN,
+            {"Cookie": cookie_header(make_token(sub="someone-else"))},
+            400,
+            "You don't have a billing account yet. Make a purchase first.",
+            id="portal-no-account",
+        ),
+        pytest.param("POST", "/api/stripe/nope", GOOD, None, 404, "Not found", id="404"),
+        pytest.param(
+            "POST", CHECKOUT, b"{" + b" " * 1100 + b"}", None, 413, "Request body too large", id="413"
+        ),
+        pytest.param(
+            "POST",
+            CHECKOUT,
+            b"{}",
+            {"Content-Length": "5000"},
+            413,
+            "Request body too large",
+            id="413-declared",
+        ),
+    ],
+)
+def test_every_documented_error(
+    method: str, url: str, body: Any, headers: dict[str, str] | None, status: int, message: str
+) -> None:
+    """Each documented status and message comes back byte for byte through the edge entry."""
+    profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_1"))
+    payments = FakePayments()
+    got = handle(method, url, body, headers, make_deps(payments, profiles))
+    assert (got[0], got[2]) == (status, {"error": message})
+    assert payments.checkouts == [] and payments.portals == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"), [("GET", CHECKOUT, "POST"), ("POST", "/healthz", "GET")]
+)
+def test_wrong_method_is_405_with_allow(method: str, path: str, allow: str) -> None:
+    """A known path with the wrong method is 405 with an Allow header."""
+    status, headers, body = handle(method, path)
+    assert (status, body, headers["allow"]) == (405, {"error": "Method not allowed"}, allow)
+
+
+def test_absolute_url_with_query_and_lower_case_method() -> None:
+    """An absolute URL routes by its path; the method is matched case-insensitively."""
+    status, _, body = handle("post", f"https://billing.example.com{CHECKOUT}?utm=x", GOOD)
+    assert (status, body) == (200, {"url": "https://checkout.stripe.com/c/pay/cs_test_1"})
+
+
+@pytest.mark.parametrize("given", ["", "has space", "x" * 200], ids=["none", "space", "long"])
+def test_request_id_generated_when_missing_or_unsafe(given: str) -> None:
+    """An absent or unsafe X-Request-Id is replaced by a 32-hex id."""
+    _, headers, _ = handle("GET", "/healthz", headers={"x-request-id": given} if given else {})
+    assert headers["x-request-id"] != given
+    int(headers["x-request-id"], 16)
+    assert len(headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param(cookie_header(make_token()), id="base64"),
+        pytest.param(cookie_header(make_token(), encoding="raw"), id="raw"),
+        pytest.param(cookie_header(make_token(), chunk=200), id="chunked"),
+    ],
+)
+def test_portal_signed_in_by_hs256_cookie(cookie: str) -> None:
+    """An HS256 Supabase session cookie signs the user in; the portal opens for their customer."""
+    payments = FakePayments()
+    deps = make_deps(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
+    status, _, body = handle("POST", PORTAL, RETURN, {"Cookie": cookie}, deps)
+    assert (status, body) == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_1", "https://app.example.com/account")]
+
+
+def test_forged_cookie_is_401() -> None:
+    """A cookie whose token is signed with another secret does not sign anyone in."""
+    token = make_token(secret="another-project-secret-that-is-long-enough!")
+    status, _, body = handle("POST", PORTAL, RETURN, {"Cookie": cookie_header(token)})
+    assert (status, body) == (401, {"error": "You must be logged in to view billing information."})
+
+
+def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in an adapter is the generic 500 with no detail, logged with the request id."""
+
+    class Broken(FakePayments):
+        def create_checkout_session(self, params: Any, idempotency_key: str) -> str:
+            raise KeyError("sk_live_secret_detail")
+
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        status, _, body = handle("POST", CHECKOUT, GOOD, {"X-Request-Id": "bug-2"}, make_deps(Broken()))
+    assert (status, body) == (500, {"error": "Internal server error"})
+    assert any("request_id=bug-2" in record.getMessage() for record in caplog.records)
+
+
+def fetch_deps(fetch: FakeFetch, profiles: FakeProfiles | None = None) -> Deps:
+    """Deps whose payments are the real SDK over `fetch`."""
+    deps = make_deps(profiles=profiles)
+    payments = FetchStripePayments("sk_test_edge", fetch, timeout=3.0)
+    return Deps(deps.settings, deps.contract, deps.sessions, payments, deps.profiles, deps.clock)
+
+
+def test_checkout_through_the_fetch_transport() -> None:
+    """Checkout through the edge entry and the SDK over fetch sends the exact form and returns its URL."""
+    fetch = FakeFetch(
+        (200, {"id": "cs_1", "object": "checkout.session", "url": "https://checkout.stripe.com/x"})
+    )
+    status, _, body = handle(
+        "POST", CHECKOUT, GOOD, {"Cookie": cookie_header(make_token())}, fetch_deps(fetch)
+    )
+    assert (status, body) == (200, {"url": "https://checkout.stripe.com/x"})
+    [sent] = fetch.sent
+    assert sent.url == "https://api.stripe.com/v1/checkout/sessions"
+    assert sent.form() == {
+        "mode": "payment",
+        "line_items[0][price]": "price_1",
+        "line_items[0][quantity]": "1",
+        "success_url": "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://app.example.com/no",
+        "allow_promotion_codes": "true",
+        "client_reference_id": USER_ID,
+        "customer_email": "ada@example.com",
+        "customer_creation": "always",
+    }
+    assert sent.headers["Idempotency-Key"].startswith("checkout-")
+
+
+def test_portal_through_the_fetch_transport() -> None:
+    """The portal through the edge entry and fetch sends customer and return_url and returns Stripe's URL."""
+    fetch = FakeFetch(
+        (200, {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/y"})
+    )
+    profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_9"))
+    status, _, body = handle(
+        "POST", PORTAL, RETURN, {"Cookie": cookie_header(make_token())}, fetch_deps(fetch, profiles)
+    )
+    assert (status, body) == (200, {"url": "https://billing.stripe.com/y"})
+    assert fetch.sent[0].form() == {"customer": "cus_9", "return_url": "https://app.example.com/account"}
+
+
+def test_stripe_error_through_the_fetch_transport_is_documented_500() -> None:
+    """Stripe's invalid-request message reaches the client as the documented 500 body."""
+    fetch = FakeFetch(
+        (400, {"error": {"type": "invalid_request_error", "message": "No such price: 'price_1'"}})
+    )
+    status, _, body = handle("POST", CHECKOUT, GOOD, None, fetch_deps(fetch))
+    assert (status, body) == (500, {"error": "No such price: 'price_1'"})
+
+
+@pytest.mark.skipif(sys.platform == "emscripten", reason="the ASGI shim's thread pool needs threads")
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        pytest.param("POST", CHECKOUT, json.dumps(GOOD).encode(), id="200"),
+        pytest.param("POST", CHECKOUT, b"{}", id="400"),
+        pytest.param("POST", PORTAL, b"{}", id="401"),
+        pytest.param("GET", CHECKOUT, b"", id="405"),
+        pytest.param("GET", "/nope", b"", id="404"),
+        pytest.param("POST", CHECKOUT, b"[" + b" " * 2000 + b"]", id="413"),
+    ],
+)
+def test_same_answer_as_the_asgi_shim(method: str, path: str, body: bytes) -> None:
+    """The edge entry and the ASGI shim answer the same status, headers and bytes."""
+    from handlers.asgi import App
+    from tests.asgi_client import call
+
+    deps = make_deps()
+    shim = asyncio.run(
+        call(App(deps, max_body_bytes=1024, threads=2), method, path, body, {"X-Request-Id": "same"})
+    )
+    status, headers, data = edge.handle(
+        method, path, {"X-Request-Id": "same"}, body, deps, max_body_bytes=1024
+    )
+    assert (status, dict(headers), data) == (shim.status, shim.headers, shim.body)

@@ -1,0 +1,46 @@
+"""Cold start at the edge: the edge entry and the fetch transport leave the stripe SDK unimported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """
+import json, sys
+import handlers, handlers.edge, handlers.adapters.fetch_http
+from handlers.adapters.fetch_http import FetchStripePayments
+from tests.fakes import make_deps
+from dataclasses import replace
+
+def fetch(method, url, headers, body, timeout):
+    session = {"id": "cs_1", "object": "checkout.session", "url": "https://checkout.stripe.com/x"}
+    return 200, {"content-type": "application/json"}, json.dumps(session).encode()
+
+seen = ["stripe" in sys.modules]
+deps = replace(make_deps(), payments=FetchStripePayments("sk_test_x", fetch))
+seen.append("stripe" in sys.modules)
+status, _, _ = handlers.edge.handle("GET", "/healthz", {}, b"", deps)
+seen.append("stripe" in sys.modules)
+body = {"priceId": "p", "successUrl": "https://a.example/s", "cancelUrl": "https://a.example/c",
+        "mode": "payment"}
+raw = json.dumps(body).encode()
+status, _, _ = handlers.edge.handle("POST", "/api/stripe/create-checkout", {}, raw, deps)
+seen.append("stripe" in sys.modules)
+print(status, *seen)
+"""
+
+
+def test_stripe_loads_only_with_the_first_payment() -> None:
+    """Importing the edge modules, building fetch payments and a /healthz call leave stripe unloaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "False", "False", "False", "True"]
