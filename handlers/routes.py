@@ -16,6 +16,7 @@ from .deps import Deps
 from .errors import INTERNAL
 from .health import healthz
 from .http import HTTPError, Request, Response
+from .openapi import OPENAPI_RESPONSE, SCHEMA_RESPONSE, SERVED_SCHEMAS, openapi_document, schema_file
 from .portal import create_portal
 
 log = logging.getLogger("handlers")
@@ -42,6 +43,10 @@ ROUTES: dict[str, dict[str, Route]] = {
     "/healthz": {
         "GET": Route(healthz, contract.HEALTH_RESPONSE, contract.HEALTH_RESPONSE),
     },
+    "/openapi.json": {
+        "GET": Route(openapi_document, OPENAPI_RESPONSE),
+    },
+    **{f"/{name}": {"GET": Route(schema_file, SCHEMA_RESPONSE)} for name in SERVED_SCHEMAS},
 }
 
 
