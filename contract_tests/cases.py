@@ -56,11 +56,8 @@ def load_cases(path: Path = CASES_FILE) -> list[Case]:
 
 def prepare(case: Case, target: Target) -> Prepared:
     """The concrete request; raises Missing (naming the option) when the run cannot send it."""
-    if "real-stripe" in case.needs and (target.local or not target.price_id):
-        raise Missing(
-            "needs --price-id against a deployment on real Stripe "
-            "(the offline Stripe stand-in accepts any price)"
-        )
+    if "real-stripe" in case.needs and (target.offline_stripe or not target.price_id):
+        raise Missing("needs --price-id and a deployment on real Stripe (not --offline-stripe)")
     values = {
         "$RUN_ID": target.run_id,
         "$PRICE_MODE": target.price_mode,

@@ -56,6 +56,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("payment", "subscription"),
         help="payment for a one-time price, subscription for a recurring one [CONTRACT_PRICE_MODE]",
     )
+    group.addoption(
+        "--offline-stripe",
+        action="store_true",
+        default=env("CONTRACT_OFFLINE_STRIPE", "") not in ("", "0"),
+        help="the deployment uses the offline Stripe stand-in (accepts any price) [CONTRACT_OFFLINE_STRIPE]",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,6 +86,7 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
         no_billing_access_token=option("--no-billing-access-token"),
         price_id=option("--price-id"),
         price_mode=option("--price-mode"),
+        offline_stripe=option("--offline-stripe"),
     )
 
 

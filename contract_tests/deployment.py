@@ -51,6 +51,7 @@ class Target:
     no_billing_access_token: str | None = None
     price_id: str | None = None
     price_mode: str = "payment"
+    offline_stripe: bool = False
 
     @property
     def issuer(self) -> str | None:
@@ -142,6 +143,7 @@ def local_service(run_id: str | None = None) -> Iterator[Target]:
                     supabase_url=LOCAL_SUPABASE_URL,
                     access_token=mint(secret, issuer, billing_user, f"contract-{run}-billing@example.com"),
                     price_id=f"price_contract_{run}",
+                    offline_stripe=True,
                 )
             finally:
                 process.terminate()

@@ -19,7 +19,7 @@ def test_documented_case(case: Case, target: Target, http: requests.Session) -> 
     try:
         prepared = prepare(case, target)
     except Missing as exc:
-        pytest.skip(str(exc))
+        pytest.skip(f"{case.id} {exc}")
     response = send(prepared, http)
     found = problems(prepared, response)
     if found:
