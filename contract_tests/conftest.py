@@ -103,6 +103,8 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed and call.excinfo is not None and call.excinfo.errisinstance(ContractViolation):
         item.config.stash[VIOLATIONS].append(str(call.excinfo.value))
+        # The case, expected and actual say it all; a traceback of the suite's own code would not help.
+        report.longrepr = str(call.excinfo.value)
     return report
 
 
