@@ -1,4 +1,4 @@
-"""Where the contract suite sends its requests: a service it starts itself, or `--base-url`.
+"""Options of the contract suite, the deployment it runs against, and its summary of violations.
 
 This suite speaks only HTTP; it never imports the service's code.
 """
@@ -6,98 +6,111 @@ This suite speaks only HTTP; it never imports the service's code.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Generator, Iterator
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from contract_tests.checks import ContractViolation
+from contract_tests.deployment import Target, local_service, new_run_id
 
-
-@dataclass(frozen=True)
-class Target:
-    """The deployment under test and the credentials the run was given."""
-
-    base_url: str
-    jwt_secret: str | None
-    issuer: str | None
+VIOLATIONS = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("contract", "billing API contract suite")
+    env = os.environ.get
     group.addoption(
         "--base-url",
-        default=os.environ.get("CONTRACT_BASE_URL"),
-        help="run against this deployment instead of a locally started service",
+        default=env("CONTRACT_BASE_URL"),
+        help="run against this deployment (default: start the service locally) [CONTRACT_BASE_URL]",
+    )
+    group.addoption(
+        "--access-token",
+        default=env("CONTRACT_ACCESS_TOKEN"),
+        help="access token of a signed-in user who has a billing account [CONTRACT_ACCESS_TOKEN]",
+    )
+    group.addoption(
+        "--no-billing-access-token",
+        default=env("CONTRACT_NO_BILLING_ACCESS_TOKEN"),
+        help="access token of a signed-in user without a billing account [CONTRACT_NO_BILLING_ACCESS_TOKEN]",
     )
     group.addoption(
         "--jwt-secret",
-        default=os.environ.get("CONTRACT_JWT_SECRET"),
-        help="the deployment's SUPABASE_JWT_SECRET, to mint signed-in users",
+        default=env("CONTRACT_JWT_SECRET"),
+        help="the deployment's HS256 SUPABASE_JWT_SECRET, to mint tokens [CONTRACT_JWT_SECRET]",
     )
     group.addoption(
         "--supabase-url",
-        default=os.environ.get("CONTRACT_SUPABASE_URL"),
-        help="the deployment's SUPABASE_URL (sets the tokens' issuer)",
+        default=env("CONTRACT_SUPABASE_URL"),
+        help="the deployment's SUPABASE_URL: token issuer and cookie name [CONTRACT_SUPABASE_URL]",
+    )
+    group.addoption(
+        "--price-id",
+        default=env("CONTRACT_PRICE_ID"),
+        help="a test-mode Stripe price of the deployment, for the success cases [CONTRACT_PRICE_ID]",
+    )
+    group.addoption(
+        "--price-mode",
+        default=env("CONTRACT_PRICE_MODE", "payment"),
+        choices=("payment", "subscription"),
+        help="payment for a one-time price, subscription for a recurring one [CONTRACT_PRICE_MODE]",
+    )
+    group.addoption(
+        "--offline-stripe",
+        action="store_true",
+        default=env("CONTRACT_OFFLINE_STRIPE", "") not in ("", "0"),
+        help="the deployment uses the offline Stripe stand-in (accepts any price) [CONTRACT_OFFLINE_STRIPE]",
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited with status {process.returncode}")
-        try:
-            requests.get(f"{base_url}/healthz", timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the service did not answer on {base_url} within {seconds} s")
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[VIOLATIONS] = []
 
 
 @pytest.fixture(name="target", scope="session")
 def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    base_url = request.config.getoption("--base-url")
-    if base_url:
-        supabase_url = request.config.getoption("--supabase-url")
-        yield Target(
-            base_url.rstrip("/"),
-            request.config.getoption("--jwt-secret"),
-            f"{supabase_url.rstrip('/')}/auth/v1" if supabase_url else None,
-        )
+    option = request.config.getoption
+    run_id = os.environ.get("CONTRACT_RUN_ID") or new_run_id()
+    base_url = option("--base-url")
+    if not base_url:
+        with local_service(run_id) as local:
+            yield local
         return
-    port = _free_port()
-    secret = secrets.token_urlsafe(48)
-    with tempfile.TemporaryDirectory() as folder:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "SUPABASE_"))},
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "SUPABASE_URL": "http://127.0.0.1:54321",
-            "SUPABASE_JWT_SECRET": secret,
-            "DATABASE_URL": f"sqlite:///{folder}/profiles.sqlite3",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "handlers"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_up(base_url, process)
-            yield Target(base_url, secret, "http://127.0.0.1:54321/auth/v1")
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    yield Target(
+        base_url=base_url.rstrip("/"),
+        run_id=run_id,
+        jwt_secret=option("--jwt-secret"),
+        supabase_url=option("--supabase-url"),
+        access_token=option("--access-token"),
+        no_billing_access_token=option("--no-billing-access-token"),
+        price_id=option("--price-id"),
+        price_mode=option("--price-mode"),
+        offline_stripe=option("--offline-stripe"),
+    )
+
+
+@pytest.fixture(name="http", scope="session")
+def _http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(ContractViolation):
+        item.config.stash[VIOLATIONS].append(str(call.excinfo.value))
+        # The case, expected and actual say it all; a traceback of the suite's own code would not help.
+        report.longrepr = str(call.excinfo.value)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    violations = config.stash[VIOLATIONS]
+    if violations:
+        terminalreporter.section(f"contract violations: {len(violations)}", red=True)
+        for text in violations:
+            terminalreporter.write_line(text)

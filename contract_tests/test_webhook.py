@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from contract_tests.conftest import Target
+from contract_tests.deployment import Target
 
 WEBHOOK = "/api/webhook/stripe"
 

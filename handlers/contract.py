@@ -22,6 +22,8 @@ PORTAL_RESPONSE = "create-portal.response.json"
 ERROR = "error.json"
 HEALTH_RESPONSE = "health.response.json"
 WEBHOOK_RESPONSE = "webhook.response.json"
+# The OpenAPI document lives beside the schemas but is not itself a JSON Schema.
+OPENAPI = "openapi.json"
 
 NOT_JSON = "Request body must be valid JSON"
 INVALID_BODY = "Request body is invalid"
@@ -47,7 +49,8 @@ class Contract:
     def load(cls, directory: Path | None = None) -> Contract:
         """Read every `*.json` schema in `directory` (default: `schema_dir()`)."""
         folder = directory or schema_dir()
-        return cls({path.name: json.loads(path.read_text("utf-8")) for path in folder.glob("*.json")})
+        paths = [path for path in folder.glob("*.json") if path.name != OPENAPI]
+        return cls({path.name: json.loads(path.read_text("utf-8")) for path in paths})
 
     def first_error(self, schema: str, instance: Any) -> str | None:
         """The message of the first error in `instance`, in the schema's documented order; None if valid."""

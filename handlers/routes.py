@@ -17,6 +17,7 @@ from .errors import INTERNAL
 from .health import healthz
 from .http import HTTPError, Request, Response
 from .offline_pages import checkout_page, pay, portal_page
+from .openapi import OPENAPI_RESPONSE, SCHEMA_RESPONSE, SERVED_SCHEMAS, openapi_document, schema_file
 from .portal import create_portal
 from .webhook import stripe_webhook
 
@@ -48,6 +49,10 @@ ROUTES: dict[str, dict[str, Route]] = {
     "/api/webhook/stripe": {
         "POST": Route(stripe_webhook, contract.WEBHOOK_RESPONSE),
     },
+    "/openapi.json": {
+        "GET": Route(openapi_document, OPENAPI_RESPONSE),
+    },
+    **{f"/{name}": {"GET": Route(schema_file, SCHEMA_RESPONSE)} for name in SERVED_SCHEMAS},
 }
 
 # Paths that end in one id segment: "/offline/checkout/<id>" matches "/offline/checkout/".

@@ -148,7 +148,7 @@ def test_read_returns_the_body() -> None:
 
 def test_every_schema_is_valid_2020_12() -> None:
     """Each file in schemas/ is a valid JSON Schema 2020-12 document with an $id equal to its name."""
-    paths = sorted(schema_dir().glob("*.json"))
+    paths = sorted(path for path in schema_dir().glob("*.json") if path.name != "openapi.json")
     assert len(paths) >= 6
     for path in paths:
         schema = json.loads(path.read_text("utf-8"))
