@@ -9,17 +9,19 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.asgi import App
-from handlers.ports import PaymentsError, Profile
+from handlers.ports import PaymentsError, Profile, Profiles
 from handlers.settings import Settings
 from handlers.webhook import signature_header
 from tests.asgi_client import Result, call
@@ -36,12 +38,49 @@ from tests.stripe_events import (
 WEBHOOK = "/api/webhook/stripe"
 
 
-@pytest.fixture(name="store")
-def _store(tmp_path: Path) -> SQLiteProfiles:
-    """A created, empty SQLite store that gives up on a lock after 0.2 s."""
-    store = SQLiteProfiles(tmp_path / "profiles.sqlite3", timeout=0.2)
-    store.create()
-    return store
+ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
+BO = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
+CY = "5e3b9d2a-7c1f-4a8e-9b6d-0f2e4c6a8b1d"
+
+Seed = Callable[[Profile], None]
+SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+POSTGRES_ONLY = pytest.mark.parametrize("store", ["postgres"], indirect=True)
+
+
+@pytest.fixture(name="store", params=["sqlite", "postgres"])
+def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Profiles]:
+    """An empty store of each kind; the SQLite one gives up on a lock after 0.2 s."""
+    if request.param == "sqlite":
+        sqlite = SQLiteProfiles(tmp_path / "profiles.sqlite3", timeout=0.2)
+        sqlite.create()
+        yield sqlite
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("TRUNCATE public.profiles, public.stripe_events")
+    postgres = PostgresProfiles(url, max_size=4)
+    try:
+        yield postgres
+    finally:
+        postgres.close()
+
+
+@pytest.fixture(name="seed")
+def _seed(request: pytest.FixtureRequest, store: Profiles) -> Seed:
+    """Writes a whole profile straight into the store under test, as if it had been there before."""
+    if isinstance(store, SQLiteProfiles):
+        return store.put
+    url: str = request.getfixturevalue("postgres_url")
+
+    def put(profile: Profile) -> None:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "INSERT INTO public.profiles (id, email, customer_id, price_id, has_access)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (profile.id, profile.email, profile.customer_id, profile.price_id, profile.has_access),
+            )
+
+    return put
 
 
 @pytest.fixture(name="payments")
@@ -49,17 +88,22 @@ def _payments() -> FakePayments:
     return FakePayments()
 
 
-def make_app(store: SQLiteProfiles, payments: FakePayments, secret: str | None = WEBHOOK_SECRET) -> App:
+def make_app(store: Profiles, payments: FakePayments, secret: str | None = WEBHOOK_SECRET) -> App:
     """The app over a real store and fake payments, with `secret` as STRIPE_WEBHOOK_SECRET."""
     deps = make_deps(payments, settings=Settings(stripe_webhook_secret=secret))
     return App(replace(deps, profiles=store), threads=2)
 
 
 @pytest.fixture(name="app")
-def _app(store: SQLiteProfiles, payments: FakePayments) -> Iterator[App]:
+def _app(store: Profiles, payments: FakePayments) -> Iterator[App]:
     app = make_app(store, payments)
     yield app
     app.executor.shutdown()
+
+
+def checkout(session_id: str = "cs_test_1", user_id: str | None = ADA, **fields: Any) -> dict[str, Any]:
+    """A completed Checkout Session, by default for ADA (profile ids are UUIDs in PostgreSQL)."""
+    return checkout_session(session_id, user_id, **fields)
 
 
 def deliver(app: App, payload: bytes, header: str | None = "") -> Result:
@@ -84,80 +128,78 @@ def applied(outcome: str = "applied") -> dict[str, Any]:
 
 
 def test_checkout_completed_creates_the_users_profile(
-    app: App, store: SQLiteProfiles, payments: FakePayments
+    app: App, store: Profiles, payments: FakePayments
 ) -> None:
     """A completed checkout creates the referenced user's profile with customer, line-item price, access."""
-    expect(deliver(app, event("checkout.session.completed", checkout_session("cs_test_9"))), 200, applied())
+    expect(deliver(app, event("checkout.session.completed", checkout("cs_test_9"))), 200, applied())
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
     assert payments.prices == ["cs_test_9"]
 
 
-def test_checkout_completed_keeps_an_existing_email(app: App, store: SQLiteProfiles) -> None:
+def test_checkout_completed_keeps_an_existing_email(app: App, store: Profiles, seed: Seed) -> None:
     """An existing profile keeps its own email; customer, price and access are set."""
-    store.put(Profile("user-1", "own@example.com", None, "price_old", False))
+    seed(Profile(ADA, "own@example.com", None, "price_old", False))
 
-    expect(deliver(app, event("checkout.session.completed", checkout_session())), 200, applied())
+    expect(deliver(app, event("checkout.session.completed", checkout())), 200, applied())
 
-    assert store.get("user-1") == Profile("user-1", "own@example.com", "cus_1", "price_from_line_items", True)
+    assert store.get(ADA) == Profile(ADA, "own@example.com", "cus_1", "price_from_line_items", True)
 
 
-def test_checkout_completed_fills_an_empty_email(app: App, store: SQLiteProfiles) -> None:
+def test_checkout_completed_fills_an_empty_email(app: App, store: Profiles, seed: Seed) -> None:
     """A profile without an email gets the customer's."""
-    store.put(Profile("user-1", None))
+    seed(Profile(ADA, None))
 
-    expect(deliver(app, event("checkout.session.completed", checkout_session())), 200, applied())
+    expect(deliver(app, event("checkout.session.completed", checkout())), 200, applied())
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
 
 
 def test_checkout_line_items_in_the_event_are_not_fetched(
-    app: App, store: SQLiteProfiles, payments: FakePayments
+    app: App, store: Profiles, payments: FakePayments
 ) -> None:
     """When the session carries its line items, their price is used and Stripe is not asked."""
     items = {"object": "list", "data": [{"id": "li_1", "price": {"id": "price_inline"}}]}
-    session = checkout_session(line_items=items)
+    session = checkout(line_items=items)
 
     expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_inline", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_inline", True)
     assert payments.prices == []
 
 
-def test_checkout_without_reference_finds_the_profile_by_email(app: App, store: SQLiteProfiles) -> None:
+def test_checkout_without_reference_finds_the_profile_by_email(app: App, store: Profiles, seed: Seed) -> None:
     """Without client_reference_id the profile whose email is the customer's (any case) is updated."""
-    store.put(Profile("user-7", "Bo@Example.com"))
-    session = checkout_session(user_id=None, customer="cus_7", email="bo@example.COM")
+    seed(Profile(BO, "Bo@Example.com"))
+    session = checkout(user_id=None, customer="cus_7", email="bo@example.COM")
 
     expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
 
-    assert store.get("user-7") == Profile("user-7", "Bo@Example.com", "cus_7", "price_from_line_items", True)
+    assert store.get(BO) == Profile(BO, "Bo@Example.com", "cus_7", "price_from_line_items", True)
 
 
-def test_checkout_email_falls_back_to_customer_email(app: App, store: SQLiteProfiles) -> None:
+def test_checkout_email_falls_back_to_customer_email(app: App, store: Profiles, seed: Seed) -> None:
     """With no customer_details email, the session's customer_email finds the profile."""
-    store.put(Profile("user-8", "cy@example.com"))
-    session = checkout_session(user_id=None, customer="cus_8", email=None, customer_email="cy@example.com")
+    seed(Profile(CY, "cy@example.com"))
+    session = checkout(user_id=None, customer="cus_8", email=None, customer_email="cy@example.com")
 
     expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
 
-    assert store.get("user-8") == Profile("user-8", "cy@example.com", "cus_8", "price_from_line_items", True)
+    assert store.get(CY) == Profile(CY, "cy@example.com", "cus_8", "price_from_line_items", True)
 
 
 def test_checkout_with_neither_reference_nor_email_is_recorded_and_logged(
-    app: App, store: SQLiteProfiles, caplog: pytest.LogCaptureFixture
+    app: App, store: Profiles, seed: Seed, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No client_reference_id and no email: 200 "unmatched", logged, no profile; a replay is a duplicate."""
-    store.put(Profile("user-1", "ada@example.com"))
-    payload = event(
-        "checkout.session.completed", checkout_session(user_id=None, customer="cus_x", email=None)
-    )
+    seed(Profile(ADA, "ada@example.com"))
+    payload = event("checkout.session.completed", checkout(user_id=None, customer="cus_x", email=None))
 
     with caplog.at_level(logging.INFO, logger="handlers.webhook"):
         expect(deliver(app, payload), 200, applied("unmatched"))
     expect(deliver(app, payload), 200, applied("duplicate"))
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com")
+    assert store.get(ADA) == Profile(ADA, "ada@example.com")
     event_id = json.loads(payload)["id"]
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("WARNING", f"stripe event {event_id} type=checkout.session.completed outcome=unmatched")
@@ -179,47 +221,47 @@ def test_checkout_with_neither_reference_nor_email_is_recorded_and_logged(
 )
 @pytest.mark.parametrize("before", [True, False], ids=["had-access", "had-none"])
 def test_subscription_events_set_access_and_price(
-    app: App, store: SQLiteProfiles, kind: str, status: str, access: bool | None, before: bool
+    app: App, store: Profiles, seed: Seed, kind: str, status: str, access: bool | None, before: bool
 ) -> None:
     """has_access follows the subscription status (None: unchanged); price_id follows its price."""
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", before))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", before))
 
     expect(deliver(app, event(kind, subscription(status, price="price_2"))), 200, applied())
 
     expected = before if access is None else access
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_2", expected)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_2", expected)
 
 
-def test_subscription_of_an_unknown_customer_is_unmatched(app: App, store: SQLiteProfiles) -> None:
+def test_subscription_of_an_unknown_customer_is_unmatched(app: App, store: Profiles, seed: Seed) -> None:
     """A subscription whose customer no profile holds changes nothing and answers "unmatched"."""
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
 
     payload = event("customer.subscription.deleted", subscription("canceled", customer="cus_other"))
     expect(deliver(app, payload), 200, applied("unmatched"))
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", True)
 
 
-def test_invoice_paid_grants_access(app: App, store: SQLiteProfiles) -> None:
+def test_invoice_paid_grants_access(app: App, store: Profiles, seed: Seed) -> None:
     """invoice.paid sets has_access for the customer's profile and leaves the rest."""
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", False))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
 
     expect(deliver(app, event("invoice.paid", invoice())), 200, applied())
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", True)
 
 
 def test_invoice_payment_failed_is_logged_only(
-    app: App, store: SQLiteProfiles, caplog: pytest.LogCaptureFixture
+    app: App, store: Profiles, seed: Seed, caplog: pytest.LogCaptureFixture
 ) -> None:
     """invoice.payment_failed answers 200 "ignored", changes nothing, and logs the customer and invoice."""
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
     payload = event("invoice.payment_failed", invoice(), event_id="evt_failed_1")
 
     with caplog.at_level(logging.INFO, logger="handlers.webhook"):
         expect(deliver(app, payload), 200, applied("ignored"))
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", True)
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("WARNING", "invoice payment failed event=evt_failed_1 customer=cus_1 invoice=in_1"),
         ("INFO", "stripe event evt_failed_1 type=invoice.payment_failed outcome=ignored"),
@@ -228,24 +270,24 @@ def test_invoice_payment_failed_is_logged_only(
 
 @pytest.mark.parametrize("kind", ["customer.created", "payment_intent.succeeded", "charge.refunded"])
 def test_other_event_types_are_ignored(
-    app: App, store: SQLiteProfiles, payments: FakePayments, kind: str
+    app: App, store: Profiles, seed: Seed, payments: FakePayments, kind: str
 ) -> None:
     """Any other type answers 200 "ignored" and touches neither store nor Stripe."""
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
 
     expect(deliver(app, event(kind, {"id": "x_1", "customer": "cus_1"})), 200, applied("ignored"))
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", True)
     assert payments.prices == []
 
 
 # --- at least once, out of order ----------------------------------------------------------------
 
 
-def test_a_replayed_event_is_applied_once(app: App, store: SQLiteProfiles) -> None:
+def test_a_replayed_event_is_applied_once(app: App, store: Profiles, seed: Seed) -> None:
     """Redelivering an applied event answers "duplicate" and does not undo what came after it."""
     granted = event("customer.subscription.updated", subscription("active"), created=100)
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", False))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
     expect(deliver(app, granted), 200, applied())
     expect(
         deliver(app, event("customer.subscription.deleted", subscription("canceled"), 200)), 200, applied()
@@ -253,63 +295,104 @@ def test_a_replayed_event_is_applied_once(app: App, store: SQLiteProfiles) -> No
 
     expect(deliver(app, granted), 200, applied("duplicate"))
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_2", False)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_2", False)
 
 
-def test_an_older_event_after_a_newer_one_leaves_the_newer_state(app: App, store: SQLiteProfiles) -> None:
+def test_an_older_event_after_a_newer_one_leaves_the_newer_state(
+    app: App, store: Profiles, seed: Seed
+) -> None:
     """An event created before the last applied one answers "stale" and changes nothing."""
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", True))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
     newer = event("customer.subscription.deleted", subscription("canceled", price="price_new"), created=200)
     older = event("customer.subscription.updated", subscription("active", price="price_old"), created=100)
 
     expect(deliver(app, newer), 200, applied())
     expect(deliver(app, older), 200, applied("stale"))
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_new", False)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_new", False)
 
 
-def test_checkout_then_older_subscription_event_is_stale(app: App, store: SQLiteProfiles) -> None:
+def test_checkout_then_older_subscription_event_is_stale(app: App, store: Profiles) -> None:
     """Order is per profile across event types: a checkout at t=300 outranks a cancellation at t=250."""
-    expect(deliver(app, event("checkout.session.completed", checkout_session(), created=300)), 200, applied())
+    expect(deliver(app, event("checkout.session.completed", checkout(), created=300)), 200, applied())
     late = event("customer.subscription.deleted", subscription("canceled"), created=250)
 
     expect(deliver(app, late), 200, applied("stale"))
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
 
 
 # --- failures answer 500, so Stripe retries, and the retry is applied -------------------------------
 
 
+@SQLITE_ONLY
 def test_store_failure_is_500_and_the_redelivery_is_applied(
-    app: App, store: SQLiteProfiles, tmp_path: Path
+    app: App, store: Profiles, tmp_path: Path
 ) -> None:
-    """While the store is locked the event answers 500; delivered again later, it is applied."""
-    payload = event("checkout.session.completed", checkout_session())
+    """While the SQLite file is locked the event answers 500; delivered again later, it is applied."""
+    payload = event("checkout.session.completed", checkout())
     with closing(sqlite3.connect(tmp_path / "profiles.sqlite3", isolation_level=None)) as other:
         other.execute("BEGIN EXCLUSIVE")
         failed = deliver(app, payload)
         other.execute("ROLLBACK")
 
     expect(failed, 500, {"error": "Billing information is unavailable right now. Please try again."})
-    assert store.get("user-1") is None
+    assert store.get(ADA) is None
     expect(deliver(app, payload), 200, applied())
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
+
+
+@POSTGRES_ONLY
+def test_postgres_lock_timeout_is_500_and_the_redelivery_is_applied(
+    store: Profiles, payments: FakePayments, postgres_url: str
+) -> None:
+    """While another transaction locks `profiles` the event times out with 500 and leaves no trace.
+
+    Delivered again after the lock is gone, the same event is applied: its id was not kept as processed.
+    """
+    impatient = PostgresProfiles(postgres_url, statement_timeout_ms=300)
+    app = make_app(impatient, payments)
+    payload = event("checkout.session.completed", checkout())
+    try:
+        with psycopg.connect(postgres_url) as other:
+            other.execute("LOCK TABLE public.profiles IN EXCLUSIVE MODE")
+            started = time.monotonic()
+            failed = deliver(app, payload)
+            elapsed = time.monotonic() - started
+            other.rollback()
+
+        expect(failed, 500, {"error": "Billing information is unavailable right now. Please try again."})
+        assert 0.3 <= elapsed < 2
+        assert store.get(ADA) is None
+        assert processed_events(postgres_url) == []
+        expect(deliver(app, payload), 200, applied())
+        assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
+        assert processed_events(postgres_url) == [(json.loads(payload)["id"], "applied")]
+    finally:
+        app.executor.shutdown()
+        impatient.close()
+
+
+def processed_events(url: str) -> list[tuple[str, str]]:
+    """The (event id, outcome) rows of PostgreSQL's processed-events table."""
+    with psycopg.connect(url) as db:
+        rows = db.execute("SELECT id, outcome FROM public.stripe_events ORDER BY id").fetchall()
+    return [(str(event_id), str(outcome)) for event_id, outcome in rows]
 
 
 def test_stripe_failure_is_500_and_the_redelivery_is_applied(
-    app: App, store: SQLiteProfiles, payments: FakePayments
+    app: App, store: Profiles, payments: FakePayments
 ) -> None:
     """When the line items cannot be fetched the event answers 500 with nothing stored; later it applies."""
-    payload = event("checkout.session.completed", checkout_session("cs_test_retry"))
+    payload = event("checkout.session.completed", checkout("cs_test_retry"))
     payments.fail = PaymentsError("The payment provider is unavailable. Please try again.")
 
     expect(deliver(app, payload), 500, {"error": "The payment provider is unavailable. Please try again."})
-    assert store.get("user-1") is None
+    assert store.get(ADA) is None
 
     payments.fail = None
     expect(deliver(app, payload), 200, applied())
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_from_line_items", True)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
     assert payments.prices == ["cs_test_retry", "cs_test_retry"]
 
 
@@ -334,13 +417,15 @@ GOOD = event("invoice.paid", invoice())
         pytest.param(signature(GOOD).replace("v1=", "v0="), "Invalid Stripe signature", id="no-v1-signature"),
     ],
 )
-def test_bad_signatures_are_400(app: App, store: SQLiteProfiles, header: str | None, message: str) -> None:
+def test_bad_signatures_are_400(
+    app: App, store: Profiles, seed: Seed, header: str | None, message: str
+) -> None:
     """Unsigned, wrongly signed, stale or altered events answer 400 and change nothing."""
-    store.put(Profile("user-1", "ada@example.com", "cus_1", "price_1", False))
+    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
 
     expect(deliver(app, GOOD, header), 400, {"error": message})
 
-    assert store.get("user-1") == Profile("user-1", "ada@example.com", "cus_1", "price_1", False)
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", False)
 
 
 def test_a_recent_signature_among_several_passes(app: App) -> None:
@@ -350,6 +435,7 @@ def test_a_recent_signature_among_several_passes(app: App) -> None:
     expect(deliver(app, GOOD, header), 200, applied("unmatched"))
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "payload",
     [
@@ -398,13 +484,15 @@ def test_signature_header_matches_the_sdk() -> None:
     assert signature_header(GOOD, WEBHOOK_SECRET, 1_700_000_123) == signature(GOOD, timestamp=1_700_000_123)
 
 
-def test_unconfigured_secret_is_500(store: SQLiteProfiles, payments: FakePayments) -> None:
+@SQLITE_ONLY
+def test_unconfigured_secret_is_500(store: Profiles, payments: FakePayments) -> None:
     """Without STRIPE_WEBHOOK_SECRET (outside offline mode) every event answers 500, so Stripe retries."""
     app = make_app(store, payments, secret=None)
 
     expect(deliver(app, GOOD), 500, {"error": "Webhook is not configured"})
 
 
+@SQLITE_ONLY
 def test_get_is_405(app: App) -> None:
     """Only POST is routed."""
     result = asyncio.run(call(app, "GET", WEBHOOK))
