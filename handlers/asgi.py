@@ -67,11 +67,11 @@ class App:
                     client=str(client[0]) if client else "",
                     request_id=request_id,
                 )
-                loop = asyncio.get_running_loop()
-                refused = self.cors.refuse(request)
+                refused = self.cors.refuse(request) or routes.refusal(found, request, self.deps)
                 if refused is not None:
                     response = refused
                 else:
+                    loop = asyncio.get_running_loop()
                     response = await loop.run_in_executor(
                         self.executor, routes.run, found, request, self.deps
                     )

@@ -30,11 +30,7 @@ def create_checkout(request: Request, deps: Deps) -> Response:
     - 200 {"url": "<Stripe Checkout URL>"}
     Sign-in is optional: a signed-in user's checkout carries their id and Stripe customer.
     """
-    body = deps.contract.read(request, CHECKOUT_REQUEST)
-    check_origins(
-        [("successUrl", body["successUrl"]), ("cancelUrl", body["cancelUrl"])],
-        deps.settings.allowed_redirect_origins,
-    )
+    body = read_checkout(request, deps)
     try:
         user = deps.sessions.optional_user(request)
         customer_id = _customer_id(deps, user)
@@ -43,6 +39,16 @@ def create_checkout(request: Request, deps: Deps) -> Response:
     except (PaymentsError, StoreError, KeysUnavailable) as exc:
         raise http_error(exc) from exc
     return Response(200, {"url": url})
+
+
+def read_checkout(request: Request, deps: Deps) -> dict[str, Any]:
+    """The valid request body, or HTTPError 400; pure CPU, so it may run before any I/O is scheduled."""
+    body = deps.contract.read(request, CHECKOUT_REQUEST)
+    check_origins(
+        [("successUrl", body["successUrl"]), ("cancelUrl", body["cancelUrl"])],
+        deps.settings.allowed_redirect_origins,
+    )
+    return body
 
 
 def checkout_params(body: dict[str, Any], user: User | None, customer_id: str | None) -> dict[str, Any]:

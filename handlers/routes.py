@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import contract
-from .checkout import create_checkout
+from .checkout import create_checkout, read_checkout
 from .deps import Deps
 from .errors import INTERNAL
 from .health import healthz
@@ -34,11 +34,14 @@ class Route:
     ok_schema: str
     error_schema: str = contract.ERROR
     page: bool = False  # answers HTML (bytes), exempt from the JSON contract; its errors stay JSON
+    # Checks that do no I/O, run by the ASGI shim on the event loop: a request they refuse is answered
+    # without a trip to the thread pool. The handler must make the same checks itself.
+    precheck: Callable[[Request, Deps], object] | None = None
 
 
 ROUTES: dict[str, dict[str, Route]] = {
     "/api/stripe/create-checkout": {
-        "POST": Route(create_checkout, contract.CHECKOUT_RESPONSE),
+        "POST": Route(create_checkout, contract.CHECKOUT_RESPONSE, precheck=read_checkout),
     },
     "/api/stripe/create-portal": {
         "POST": Route(create_portal, contract.PORTAL_RESPONSE),
@@ -90,6 +93,24 @@ def run(route: Route, request: Request, deps: Deps) -> Response:
     except Exception:
         log.exception("unhandled error request_id=%s", request.request_id)
         return HTTPError(500, INTERNAL).to_response()
+    return _checked(route, request, deps, response)
+
+
+def refusal(route: Route, request: Request, deps: Deps) -> Response | None:
+    """The answer when the route's precheck refuses the request, else None; never raises."""
+    if route.precheck is None:
+        return None
+    try:
+        route.precheck(request, deps)
+    except HTTPError as exc:
+        return _checked(route, request, deps, exc.to_response())
+    except Exception:
+        log.exception("unhandled error request_id=%s", request.request_id)
+        return HTTPError(500, INTERNAL).to_response()
+    return None
+
+
+def _checked(route: Route, request: Request, deps: Deps, response: Response) -> Response:
     if route.page and isinstance(response.body, bytes):
         return response
     schema = route.ok_schema if response.status < 400 else route.error_schema

@@ -185,3 +185,18 @@ def test_lifespan_starts_and_stops_the_pool() -> None:
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     with pytest.raises(RuntimeError):
         app.executor.submit(print)
+
+
+def test_refused_checkout_body_is_answered_on_the_event_loop() -> None:
+    """A checkout body the contract refuses is answered without the handler thread pool."""
+    app = make_app()
+    app.executor.shutdown()
+    result = asyncio.run(call(app, "POST", CHECKOUT, b"{}"))
+    assert (result.status, result.json()) == (400, {"error": "Price ID is required"})
+    assert (
+        routes.refusal(routes.ROUTES[CHECKOUT]["POST"], Request("POST", CHECKOUT, body=GOOD), app.deps)
+        is None
+    )
+    assert (
+        routes.refusal(routes.ROUTES[PORTAL]["POST"], Request("POST", PORTAL, body=b"{}"), app.deps) is None
+    )
