@@ -138,3 +138,36 @@ def test_timeout_is_the_budget_outside_a_call() -> None:
     client = DeadlineClient(2.5)
 
     assert client._timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    ("environ", "proxies"),
+    [
+        pytest.param({}, {}, id="no-proxy"),
+        pytest.param(
+            {"HTTPS_PROXY": "http://proxy.example:3128"},
+            {"https": "http://proxy.example:3128"},
+            id="https-proxy",
+        ),
+        pytest.param(
+            {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "api.stripe.com"}, {}, id="bypassed"
+        ),
+    ],
+)
+def test_proxy_settings_are_read_once_per_thread_session(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], proxies: dict[str, str]
+) -> None:
+    """The environment's proxy for Stripe is kept on the session; requests stops reading it per call."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    client = DeadlineClient(5.0, max_retries=0)
+    with responses.RequestsMock() as mock:
+        mock.post(CHECKOUT_URL, json=SESSION)
+        client.request("post", CHECKOUT_URL, {}, "mode=payment")
+    session = client._thread_local.session
+    assert session.trust_env is False
+    assert {k: v for k, v in session.proxies.items() if k != "no"} == proxies
