@@ -1,5 +1,7 @@
 """The composition root: settings -> adapters -> the ASGI app. The only module that knows adapters.
 
+Each adapter is imported where it is chosen, so a deployment loads only the drivers it uses.
+
 Run it under any ASGI host: `hypercorn 'handlers.app:create_app()'` or
 `uvicorn --factory handlers.app:create_app`.
 """
@@ -10,11 +12,6 @@ import logging
 import os
 from collections.abc import Mapping
 
-from .adapters.jwks_keys import JWKSKeys, KeyChain
-from .adapters.offline_payments import OfflinePayments
-from .adapters.sqlite_profiles import SQLiteProfiles
-from .adapters.stripe_payments import StripePayments
-from .adapters.supabase_profiles import SupabaseProfiles
 from .asgi import App
 from .contract import Contract
 from .deps import Deps
@@ -51,6 +48,8 @@ def build_deps(settings: Settings) -> Deps:
 
 def _payments(settings: Settings) -> Payments:
     if settings.stripe_secret_key:
+        from .adapters.stripe_payments import StripePayments
+
         return StripePayments(
             settings.stripe_secret_key,
             api_base=settings.stripe_api_base,
@@ -62,6 +61,8 @@ def _payments(settings: Settings) -> Payments:
         "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
         "No real payment is made; checkout and portal URLs point at this server."
     )
+    from .adapters.offline_payments import OfflinePayments
+
     return OfflinePayments(f"http://{settings.host}:{settings.port}")
 
 
@@ -69,6 +70,8 @@ def _profiles(settings: Settings) -> Profiles:
     url = settings.database_url
     if url == "supabase":
         assert settings.supabase_url and settings.supabase_anon_key and settings.supabase_service_role_key
+        from .adapters.supabase_profiles import SupabaseProfiles
+
         return SupabaseProfiles(
             settings.supabase_url,
             settings.supabase_anon_key,
@@ -77,10 +80,11 @@ def _profiles(settings: Settings) -> Profiles:
         )
     if url.startswith(("postgresql://", "postgres://")):
         # No I/O here: the pool opens on the first request, and the schema comes from the migration.
-        # Imported here: psycopg is a C-extension driver that only this store needs.
         from .adapters.postgres_profiles import PostgresProfiles
 
         return PostgresProfiles(url)
+    from .adapters.sqlite_profiles import SQLiteProfiles
+
     sqlite = SQLiteProfiles.from_url(url)
     sqlite.create()
     return sqlite
@@ -88,6 +92,8 @@ def _profiles(settings: Settings) -> Profiles:
 
 def _signing_keys(settings: Settings) -> SigningKeys:
     if settings.supabase_url:
+        from .adapters.jwks_keys import JWKSKeys, KeyChain
+
         hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
         return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
     if settings.supabase_jwt_secret:

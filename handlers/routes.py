@@ -114,7 +114,11 @@ def _checked(route: Route, request: Request, deps: Deps, response: Response) -> 
     if route.page and isinstance(response.body, bytes):
         return response
     schema = route.ok_schema if response.status < 400 else route.error_schema
-    problem = deps.contract.first_error(schema, response.body)
+    body = response.body
+    if isinstance(body, dict) and len(body) == 1 and isinstance(body.get("error"), str):
+        problem = deps.contract.error_body_problem(schema, body["error"])
+    else:
+        problem = deps.contract.first_error(schema, body)
     if problem is not None:
         log.error("response breaks %s request_id=%s: %s", schema, request.request_id, problem)
         return HTTPError(500, INTERNAL).to_response()

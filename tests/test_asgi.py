@@ -200,3 +200,12 @@ def test_refused_checkout_body_is_answered_on_the_event_loop() -> None:
     assert (
         routes.refusal(routes.ROUTES[PORTAL]["POST"], Request("POST", PORTAL, body=b"{}"), app.deps) is None
     )
+
+
+def test_error_body_that_breaks_the_error_schema_is_500_every_time() -> None:
+    """An empty error message breaks error.json; the remembered check still refuses it the second time."""
+    deps = make_deps()
+    route = routes.Route(lambda request, deps: Response(400, {"error": ""}), "create-checkout.response.json")
+    for _ in range(2):
+        response = routes.run(route, Request("POST", CHECKOUT), deps)
+        assert (response.status, response.body) == (500, {"error": "Internal server error"})
