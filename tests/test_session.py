@@ -474,3 +474,39 @@ def test_keys_unavailable_passes_through() -> None:
 def test_optional_user_is_the_user_when_signed_in(reader: SessionReader) -> None:
     """optional_user answers the verified user for valid credentials."""
     assert reader.optional_user(request(cookie(cookie_header(make_token())))) == ADA
+
+
+class CountingKeys:
+    """HS256Keys that count how often a token's key is looked up, i.e. how often it is verified."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+        self._keys = HS256Keys(SECRET)
+
+    def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
+        self.lookups += 1
+        return self._keys.key_for(header)
+
+
+def test_a_verified_token_is_remembered_until_its_exp() -> None:
+    """A token seen before is not verified again before its exp; at its exp it is verified afresh."""
+    now = [float(int(time.time()))]
+    keys = CountingKeys()
+    reader = SessionReader(keys, ISSUER, COOKIE, clock=lambda: now[0])
+    token = make_token(exp=int(now[0]) + 60)
+    assert reader.verify(token) == reader.verify(token) == User(USER_ID, "ada@example.com")
+    assert keys.lookups == 1
+    now[0] += 60
+    reader.verify(token)
+    assert keys.lookups == 2
+
+
+def test_a_refused_token_is_never_remembered() -> None:
+    """A token that fails verification fails every time; only successes are remembered."""
+    keys = CountingKeys()
+    reader = SessionReader(keys, ISSUER, COOKIE)
+    token = make_token(aud="anon")
+    for _ in range(2):
+        with pytest.raises(NotSignedIn):
+            reader.verify(token)
+    assert keys.lookups == 2
