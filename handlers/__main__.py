@@ -25,8 +25,8 @@ def main() -> None:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
-    # hypercorn writes its own lines; without this each would be printed twice.
-    logging.getLogger("hypercorn.error").propagate = False
+    # Handing hypercorn a logger makes it log through ours, not print each line a second time itself.
+    config.errorlog = logging.getLogger("hypercorn.error")
     asyncio.run(_serve(app, config))
 
 

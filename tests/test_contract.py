@@ -170,3 +170,23 @@ def test_unmapped_errors_fall_back(tmp_path: Path) -> None:
     """An error no errorMessage covers gets a neutral message instead of jsonschema's wording."""
     (tmp_path / "s.json").write_text(json.dumps({"type": "object", "required": ["a"]}))
     assert Contract.load(tmp_path).first_error("s.json", {}) == "Request body is invalid"
+
+
+def test_remembered_verdicts_match_fresh_ones_and_stay_bounded(tmp_path: Path) -> None:
+    """A repeated body gets the same verdict as the first time; the memory of verdicts is bounded."""
+    fresh = Contract.load()
+    bodies = [json.dumps(without("priceId")), json.dumps(GOOD), json.dumps(without(mode="x"))] * 2
+    for raw in bodies:
+        request = Request("POST", "/", body=raw.encode())
+        try:
+            fresh.read(request, CHECKOUT_REQUEST)
+            outcome = None
+        except HTTPError as exc:
+            outcome = exc.message
+        assert outcome == contract().first_error(CHECKOUT_REQUEST, json.loads(raw))
+    for index in range(1100):
+        with pytest.raises(HTTPError):
+            fresh.read(
+                Request("POST", "/", body=json.dumps({"priceId": f"p{index}"}).encode()), CHECKOUT_REQUEST
+            )
+    assert len(fresh._verdicts) <= 1024
