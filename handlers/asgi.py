@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,8 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # What start-up built lives as long as the process: keep the collector from rescanning it.
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.executor.shutdown(wait=True, cancel_futures=True)
