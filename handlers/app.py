@@ -95,6 +95,10 @@ def _signing_keys(settings: Settings) -> SigningKeys:
         from .adapters.jwks_keys import JWKSKeys, KeyChain
 
         hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
+        if hs256 is None:
+            log.warning(
+                "SUPABASE_JWT_SECRET is not set: only ES256/RS256 sessions (the project's JWKS) verify."
+            )
         return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
     if settings.supabase_jwt_secret:
         return HS256Keys(settings.supabase_jwt_secret)

@@ -73,16 +73,24 @@ def checkout_params(body: dict[str, Any], user: User | None, customer_id: str | 
     return params
 
 
-def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str:
+def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str | None:
     """A key that is the same for a repeated click: from the client's header, else a short window.
 
-    It is a hash, so no personal data reaches Stripe in it.
+    The window needs someone to scope it to: a signed-in user. Signed-out visitors behind one proxy
+    share an address and often a User-Agent, and must never share a session, so without the header
+    they get no key. It is a hash, so no personal data reaches Stripe in it.
     """
-    who = str(params.get("client_reference_id") or f"{request.client}|{request.header('user-agent')}")
+    user_id = params.get("client_reference_id")
     client_key = request.header("idempotency-key")
-    scope = f"client:{client_key}" if client_key else f"window:{int(now) // IDEMPOTENCY_WINDOW_SECONDS}"
+    if client_key:
+        scope = f"client:{client_key}"
+    elif user_id:
+        scope = f"window:{int(now) // IDEMPOTENCY_WINDOW_SECONDS}"
+    else:
+        return None
+    who = str(user_id or f"{request.client}|{request.header('user-agent')}")
     what = "|".join(str(params[name]) for name in sorted(params))
-    digest = hashlib.sha256(f"{scope}\n{who}\n{what}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{scope}\n{who}\n{what}".encode("utf-8", "surrogatepass")).hexdigest()
     return f"checkout-{digest}"
 
 

@@ -73,7 +73,10 @@ class Contract:
         """The body parsed and valid against `schema`, else HTTPError 400 with the contract's message."""
         try:
             data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+            if b"\\u" in request.body:
+                # JSON lets a string hold a lone surrogate (\udc00), which no UTF-8 consumer accepts.
+                json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):  # UnicodeError is a ValueError
             raise HTTPError(400, NOT_JSON) from None
         if len(request.body) <= REMEMBERED_BODY_BYTES:
             message = self._remembered((schema, request.body), lambda: self.first_error(schema, data))

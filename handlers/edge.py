@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from . import routes, wire
+from .cors import CORS
 from .deps import Deps
 from .errors import INTERNAL
 from .http import HTTPError, Request, Response
@@ -34,9 +35,13 @@ def handle(
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     lowered = tuple((name.lower(), value) for name, value in pairs)
     request_id = wire.request_id(next((value for name, value in lowered if name == "x-request-id"), ""))
+    # The same split-deployment rules as the ASGI shim: preflights, labels, no cross-site cookie POSTs.
+    cors = CORS(deps.settings.allowed_origins, deps.settings.auth_cookie_name, set(routes.ROUTES))
     try:
         parts = urlsplit(url)
-        found = routes.match(method.upper(), parts.path or "/")
+        found = cors.preflight(method.upper(), parts.path, lowered) or routes.match(
+            method.upper(), parts.path or "/"
+        )
         if isinstance(found, Response):
             response = found
         else:
@@ -51,11 +56,11 @@ def handle(
                 client=client,
                 request_id=request_id,
             )
-            response = routes.run(found, request, deps)
+            response = cors.refuse(request) or routes.run(found, request, deps)
     except HTTPError as exc:
         response = exc.to_response()
     except Exception:
         log.exception("unhandled error request_id=%s", request_id)
         response = HTTPError(500, INTERNAL).to_response()
-    response_headers, data = wire.encode(response, request_id)
+    response_headers, data = wire.encode(cors.label(response, lowered), request_id)
     return response.status, response_headers, data

@@ -87,8 +87,8 @@ class KeysUnavailable(PortError):
 class Payments(Protocol):
     """Creates hosted Stripe sessions; params are Stripe's own, as a plain dict."""
 
-    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
-        """Create a Checkout Session and return its URL."""
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
+        """Create a Checkout Session and return its URL; a repeated key returns the same session."""
         ...
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:

@@ -134,7 +134,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
     head = token.split(".", 1)[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         header = None
     # A malformed token takes pyjwt's own path, for its exact error.
     return header if isinstance(header, dict) else jwt.get_unverified_header(token)
@@ -175,6 +175,6 @@ def _decode(value: str) -> dict[str, Any] | None:
             return None
     try:
         session = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting too deep for the parser is no session either
         return None
     return session if isinstance(session, dict) else None

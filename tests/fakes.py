@@ -87,7 +87,7 @@ class FakePayments:
     """Records every call; answers with Stripe-like URLs, or raises `fail` when set."""
 
     def __init__(self, on_call: Callable[[], object] | None = None) -> None:
-        self.checkouts: list[tuple[dict[str, Any], str]] = []
+        self.checkouts: list[tuple[dict[str, Any], str | None]] = []
         self.portals: list[tuple[str, str]] = []
         self.prices: list[str] = []
         self.price: str | None = "price_from_line_items"
@@ -95,7 +95,7 @@ class FakePayments:
         self.on_call = on_call
         self._lock = threading.Lock()
 
-    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         with self._lock:
             self.checkouts.append((dict(params), idempotency_key))
         if self.on_call:

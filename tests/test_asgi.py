@@ -104,7 +104,7 @@ def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) ->
     """A bug in a handler is a generic 500 with no internals, logged with the request id."""
 
     class Broken(FakePayments):
-        def create_checkout_session(self, params: Any, idempotency_key: str) -> str:
+        def create_checkout_session(self, params: Any, idempotency_key: str | None) -> str:
             raise KeyError("sk_live_secret_detail")
 
     with caplog.at_level(logging.ERROR, logger="handlers"):

@@ -205,24 +205,38 @@ def test_allowed_redirect_origins(payments: FakePayments) -> None:
 
 
 def test_double_click_reuses_the_idempotency_key(payments: FakePayments) -> None:
-    """Two identical requests in one window send the same key; other params or users do not."""
-    run(post(BODY), payments)
-    run(post(BODY), payments)
-    run(post({**BODY, "priceId": "price_other"}), payments)
-    run(post(BODY, (("authorization", f"Bearer {make_token()}"),)), payments)
+    """A signed-in user's two identical requests in one window send one key; other params do not."""
+    signed_in = (("authorization", f"Bearer {make_token()}"),)
+    run(post(BODY, signed_in), payments)
+    run(post(BODY, signed_in), payments)
+    run(post({**BODY, "priceId": "price_other"}, signed_in), payments)
+    run(post(BODY, (*signed_in, ("idempotency-key", "click-1"))), payments)
     keys = [key for _, key in payments.checkouts]
     assert keys[0] == keys[1]
     assert len(set(keys)) == 3
-    assert all(key.startswith("checkout-") and len(key) == len("checkout-") + 64 for key in keys)
+    assert all(key and key.startswith("checkout-") and len(key) == len("checkout-") + 64 for key in keys)
+
+
+def test_signed_out_visitors_never_share_a_derived_key(payments: FakePayments) -> None:
+    """Signed out, only the client's Idempotency-Key makes a key: visitors behind one proxy stay apart."""
+    run(post(BODY), payments)
+    run(post(BODY), payments)
+    run(post(BODY, (("idempotency-key", "click-1"),)), payments)
+    run(post(BODY, (("idempotency-key", "click-1"),)), payments)
+    keys = [key for _, key in payments.checkouts]
+    assert keys[:2] == [None, None]
+    assert keys[2] == keys[3] and keys[2] is not None
 
 
 def test_idempotency_key_window_and_client_header() -> None:
     """The window key changes with time; a client Idempotency-Key overrides the window."""
-    params: dict[str, Any] = {**BASE, "mode": "payment"}
+    params: dict[str, Any] = {**BASE, "mode": "payment", "client_reference_id": USER_ID}
     plain = post(BODY)
     assert idempotency_key(plain, params, 1000.0) == idempotency_key(plain, params, 1009.0)
     assert idempotency_key(plain, params, 1000.0) != idempotency_key(plain, params, 1010.0)
     keyed = post(BODY, (("idempotency-key", "click-1"),))
     assert idempotency_key(keyed, params, 1000.0) == idempotency_key(keyed, params, 5000.0)
     assert idempotency_key(keyed, params, 1000.0) != idempotency_key(plain, params, 1000.0)
-    assert "ada@example.com" not in idempotency_key(keyed, {**params, "customer_email": "ada@example.com"}, 0)
+    assert "ada@example.com" not in str(
+        idempotency_key(keyed, {**params, "customer_email": "ada@example.com"}, 0)
+    )

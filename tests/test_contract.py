@@ -197,3 +197,26 @@ def test_remembered_verdicts_match_fresh_ones_and_stay_bounded(tmp_path: Path) -
                 Request("POST", "/", body=json.dumps({"priceId": f"p{index}"}).encode()), CHECKOUT_REQUEST
             )
     assert len(fresh._verdicts) <= 1024
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"[" * 5000, id="nested-too-deep"),
+        pytest.param(b'{"priceId": "\\udc00"}', id="lone-surrogate"),
+        pytest.param(b'{"successUrl": "https://a.example/\\ud800"}', id="lone-high-surrogate"),
+    ],
+)
+def test_bodies_no_consumer_can_read_are_400(raw: bytes) -> None:
+    """Nesting past the parser's depth and lone surrogates are a 400 of ours, never a 500."""
+    with pytest.raises(HTTPError) as caught:
+        contract().read(Request("POST", "/", body=raw), CHECKOUT_REQUEST)
+    assert (caught.value.status, caught.value.message) == (400, NOT_JSON)
+
+
+def test_escaped_characters_that_are_valid_pass() -> None:
+    """A proper escaped pair (an emoji) is valid text and passes."""
+    raw = json.dumps({**GOOD, "cancelUrl": "https://app.example.com/\U0001f600"}).encode()
+    assert (
+        contract().read(Request("POST", "/", body=raw), CHECKOUT_REQUEST)["cancelUrl"].endswith("\U0001f600")
+    )

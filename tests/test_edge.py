@@ -207,7 +207,7 @@ def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) ->
     """A bug in an adapter is the generic 500 with no detail, logged with the request id."""
 
     class Broken(FakePayments):
-        def create_checkout_session(self, params: Any, idempotency_key: str) -> str:
+        def create_checkout_session(self, params: Any, idempotency_key: str | None) -> str:
             raise KeyError("sk_live_secret_detail")
 
     with caplog.at_level(logging.ERROR, logger="handlers"):
@@ -295,3 +295,16 @@ def test_same_answer_as_the_asgi_shim(method: str, path: str, body: bytes) -> No
         method, path, {"X-Request-Id": "same"}, body, deps, max_body_bytes=1024
     )
     assert (status, dict(headers), data) == (shim.status, shim.headers, shim.body)
+
+
+def test_cross_site_cookie_post_is_refused_as_by_the_asgi_shim() -> None:
+    """A cookie-carrying POST from a foreign Origin gets the shim's 403 here too; our own Origin passes."""
+    payments = FakePayments()
+    deps = make_deps(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
+    cookie = cookie_header(make_token())
+    foreign = {"Cookie": cookie, "Origin": "https://evil.example", "Host": "api.example.com"}
+    status, _, body = handle("POST", PORTAL, RETURN, foreign, deps)
+    assert (status, body) == (403, {"error": "Cross-site request refused"})
+    assert payments.portals == []
+    own = {"Cookie": cookie, "Origin": "https://api.example.com", "Host": "api.example.com"}
+    assert handle("POST", PORTAL, RETURN, own, deps)[0] == 200

@@ -510,3 +510,27 @@ def test_a_refused_token_is_never_remembered() -> None:
         with pytest.raises(NotSignedIn):
             reader.verify(token)
     assert keys.lookups == 2
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param(f"{COOKIE}={quote('[' * 5000)}", id="raw-nested-too-deep"),
+        pytest.param(
+            f"{COOKIE}=base64-{base64.urlsafe_b64encode(b'[' * 5000).decode().rstrip('=')}",
+            id="base64-nested",
+        ),
+    ],
+)
+def test_a_cookie_nested_past_the_parser_is_no_session(cookie: str) -> None:
+    """A session cookie nested too deep to parse is no session, not an error."""
+    reader = SessionReader(HS256Keys(SECRET), ISSUER, COOKIE)
+    assert reader.access_token(Request("POST", "/", headers=(("cookie", cookie),))) is None
+
+
+def test_a_bearer_token_with_a_nested_header_is_not_signed_in() -> None:
+    """A token whose header is nested too deep to parse is refused like any malformed token."""
+    head = base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=")
+    reader = SessionReader(HS256Keys(SECRET), ISSUER, COOKIE)
+    with pytest.raises(NotSignedIn):
+        reader.verify(f"{head}.e30.c2ln")

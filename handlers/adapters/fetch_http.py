@@ -93,7 +93,7 @@ class FetchStripePayments:
         self._max_retries = max_retries
         self._payments: StripePayments | None = None
 
-    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         """Create a Checkout Session through `fetch`."""
         return self._stripe().create_checkout_session(params, idempotency_key)
 

@@ -21,9 +21,10 @@ class OfflinePayments:
         self.checkout_sessions: dict[str, dict[str, Any]] = {}
         self.portal_sessions: dict[str, dict[str, Any]] = {}
 
-    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         """Remember the session; the same key returns the same session, as Stripe does."""
-        session_id = "cs_offline_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+        key = idempotency_key or secrets.token_hex(16)
+        session_id = "cs_offline_" + hashlib.sha256(key.encode()).hexdigest()[:24]
         with self._lock:
             self.checkout_sessions.setdefault(session_id, {"id": session_id, **params})
         return f"{self._base_url}/offline/checkout/{session_id}"

@@ -43,13 +43,17 @@ class StripePayments:
         self._client: stripe.StripeClient | None = None
         self._lock = threading.Lock()
 
-    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str) -> str:
-        """Create a Checkout Session; the key makes a repeated request return the same session."""
+    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
+        """Create a Checkout Session; the key makes a repeated request return the same session.
+
+        Without a key the SDK makes one per call, which its own retries reuse.
+        """
         client = self._stripe()
+        options = {"idempotency_key": idempotency_key} if idempotency_key else {}
         session = self._call(
             lambda: client.v1.checkout.sessions.create(
                 params=dict(params),  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
+                options=options,  # type: ignore[arg-type]
             )
         )
         return str(session.url)
