@@ -66,3 +66,19 @@ def test_supabase_store_without_its_keys_stops_start_up() -> None:
             {"DATABASE_URL": "supabase", "SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_ANON_KEY": "a"}
         )
     assert info.value.code == "configuration error: DATABASE_URL=supabase needs SUPABASE_SERVICE_ROLE_KEY"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("postgresql://postgres:Xy7%zz-secret@127.0.0.1:1/postgres", id="bad-percent-escape"),
+        pytest.param("postgresql://postgres:s3cr3t/x@db.example.com/app", id="unencoded-slash"),
+    ],
+)
+def test_unreadable_postgres_url_stops_start_up_without_echoing_it(url: str) -> None:
+    """A DATABASE_URL libpq cannot read stops start-up with a message that quotes none of it."""
+    with pytest.raises(SystemExit) as stopped:
+        create_app({"DATABASE_URL": url})
+    message = str(stopped.value)
+    assert message.startswith("configuration error: DATABASE_URL is not a PostgreSQL URL libpq can read")
+    assert "secret" not in message and "s3cr3t" not in message

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import psycopg
+import psycopg.conninfo
 import psycopg_pool
 
 from ..ports import Outcome, Profile, ProfileUpdate, StoreError
@@ -34,6 +35,7 @@ class PostgresProfiles:
         connect_timeout: int = 5,
         statement_timeout_ms: int = 5000,
     ) -> None:
+        _check_url(url)
         self._url = url
         self._min_size = min_size
         self._max_size = max_size
@@ -108,3 +110,18 @@ class PostgresProfiles:
                 pool.open(wait=False)
                 self._pool = pool
             return self._pool
+
+
+def _check_url(url: str) -> None:
+    """StoreError, naming no part of `url`, unless libpq can read it: caught at start-up, not per request."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        parts = None
+    ports = str(parts.get("port", "5432")) if parts is not None else ""
+    if parts is None or not all(port.isdigit() for port in ports.split(",")):
+        # An unencoded "/", "@" or "%" in the password is the usual cause; the URL itself may hold it.
+        raise StoreError(
+            "DATABASE_URL is not a PostgreSQL URL libpq can read: percent-encode special characters"
+            " in the user name and password"
+        )
