@@ -128,6 +128,47 @@ def test_found_by_email_case_insensitively(store: Store) -> None:
     assert store.get(ADA) == Profile(ADA, "Ada.Lovelace@Example.com", "cus_new", None, False)
 
 
+def test_email_match_with_another_customer_is_unmatched(store: Store) -> None:
+    """An email naming a profile that has a different customer changes nothing and is recorded."""
+    seed(store, ADA, customer_id="cus_ada", email="Ada@Example.com", price_id="price_ada")
+    update = event(
+        "evt_1", customer_id="cus_payer", email="ada@example.COM", price_id="price_x", has_access=True
+    )
+    assert store.apply(update) == "unmatched"
+    assert store.get(ADA) == Profile(ADA, "Ada@Example.com", "cus_ada", "price_ada", False)
+    assert store.apply(update) == "duplicate"
+    assert store.apply(event("evt_2", 200, customer_id="cus_ada", has_access=True)) == "applied"
+    assert store.get(ADA) == Profile(ADA, "Ada@Example.com", "cus_ada", "price_ada", True)
+
+
+def test_email_match_of_a_customer_holder_without_a_customer_is_unmatched(store: Store) -> None:
+    """An event with an email but no customer cannot act on a profile that has a customer."""
+    seed(store, ADA, customer_id="cus_ada", email="ada@example.com")
+    assert store.apply(event("evt_1", email="ada@example.com", has_access=True)) == "unmatched"
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_ada", None, False)
+
+
+def test_email_match_without_a_customer_is_applied(store: Store) -> None:
+    """An email naming a profile with no customer yet links the customer and applies."""
+    seed(store, ADA, email="ada@example.com")
+    update = event(
+        "evt_1", customer_id="cus_ada", email="ADA@example.com", price_id="price_1", has_access=True
+    )
+    assert store.apply(update) == "applied"
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_ada", "price_1", True)
+
+
+def test_email_match_with_the_same_customer_is_applied(store: Store) -> None:
+    """An event whose customer and email both name one profile applies to it."""
+    seed(store, ADA, customer_id="cus_ada", email="ada@example.com")
+    seed(store, BOB, email="bob@example.com")
+    update = event(
+        "evt_1", customer_id="cus_ada", email="ada@example.com", price_id="price_2", has_access=True
+    )
+    assert store.apply(update) == "applied"
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_ada", "price_2", True)
+
+
 def test_unmatched_changes_nothing_and_is_recorded(store: Store) -> None:
     """An event no profile matches is unmatched, creates nothing, and is a duplicate when replayed."""
     seed(store, ADA, customer_id="cus_ada", email="ada@example.com")

@@ -139,7 +139,10 @@ def _identity(path: str) -> tuple[int, int] | None:
 def _apply(db: sqlite3.Connection, update: ProfileUpdate) -> Outcome:
     if db.execute("SELECT 1 FROM stripe_events WHERE id = ?", (update.event_id,)).fetchone():
         return "duplicate"
-    profile_id = _find(db, update)
+    profile_id, by_email = _find(db, update)
+    if by_email and _holds_another_customer(db, profile_id, update.customer_id):
+        # Anyone can type any email at a signed-out checkout: it must not take over another billing.
+        profile_id = None
     outcome: Outcome = "unmatched"
     if profile_id is not None:
         (last,) = db.execute(
@@ -161,14 +164,21 @@ def _apply(db: sqlite3.Connection, update: ProfileUpdate) -> Outcome:
     return outcome
 
 
-def _find(db: sqlite3.Connection, update: ProfileUpdate) -> str | None:
+def _find(db: sqlite3.Connection, update: ProfileUpdate) -> tuple[str | None, bool]:
+    """The matching profile id, and whether it was found by email alone."""
     if update.user_id:
         db.execute("INSERT OR IGNORE INTO profiles (id) VALUES (?)", (update.user_id,))
-        return update.user_id
+        return update.user_id, False
     for column, value in (("customer_id", update.customer_id), ("lower(email)", update.email)):
         if value:
             key = value.lower() if column == "lower(email)" else value
             row = db.execute(f"SELECT id FROM profiles WHERE {column} = ? LIMIT 1", (key,)).fetchone()
             if row is not None:
-                return str(row[0])
-    return None
+                return str(row[0]), column == "lower(email)"
+    return None, False
+
+
+def _holds_another_customer(db: sqlite3.Connection, profile_id: str | None, customer_id: str | None) -> bool:
+    """Whether the profile already has a Stripe customer other than `customer_id`."""
+    row = db.execute("SELECT customer_id FROM profiles WHERE id = ?", (profile_id,)).fetchone()
+    return row is not None and row[0] is not None and row[0] != customer_id

@@ -42,6 +42,7 @@ set search_path = public, pg_temp
 as $$
 declare
     v_profile uuid;
+    v_customer text;
     v_last bigint;
     v_outcome text;
 begin
@@ -62,7 +63,12 @@ begin
         select id into v_profile from public.profiles where customer_id = p_customer_id limit 1;
     end if;
     if v_profile is null and coalesce(p_email, '') <> '' then
-        select id into v_profile from public.profiles where lower(email) = lower(p_email) limit 1;
+        -- Anyone can type any email at a signed-out checkout: it must not take over another billing.
+        select id, customer_id into v_profile, v_customer
+        from public.profiles where lower(email) = lower(p_email) limit 1;
+        if v_customer is not null and v_customer is distinct from p_customer_id then
+            v_profile := null;
+        end if;
     end if;
 
     if v_profile is null then
