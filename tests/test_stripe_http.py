@@ -171,3 +171,45 @@ def test_proxy_settings_are_read_once_per_thread_session(
     session = client._thread_local.session
     assert session.trust_env is False
     assert {k: v for k, v in session.proxies.items() if k != "no"} == proxies
+
+
+def test_a_body_sent_a_byte_at_a_time_still_ends_within_the_budget() -> None:
+    """requests bounds each read; the whole answer must still arrive within STRIPE_TIMEOUT."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+            )
+            for _ in range(400):
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(b" ")
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    payments = StripePayments(SECRET_KEY, api_base=base, timeout=0.6, max_retries=0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(PaymentsError) as caught:
+            payments.create_checkout_session(PARAMS, KEY)
+    finally:
+        stop.set()
+        listener.close()
+    assert caught.value.message == UNAVAILABLE
+    assert time.monotonic() - started < 1.5

@@ -124,13 +124,23 @@ class _StripeSession(requests.Session):
         stream: bool = False,
         **_: Any,
     ) -> requests.Response:
+        started = time.monotonic()
         prepared = requests.PreparedRequest()
         prepared.prepare(method=method.upper(), url=url, headers=headers, data=data)
         response = self.get_adapter(prepared.url or "").send(
-            prepared, stream=stream, timeout=timeout, verify=verify, proxies=proxies or self.proxies
+            prepared, stream=True, timeout=timeout, verify=verify, proxies=proxies or self.proxies
         )
         if not stream:
-            response.content  # noqa: B018  # read now, inside the timeout, as Session.request does
+            # requests' timeout bounds each socket read, so a body sent a byte at a time could hold the
+            # call for ever: the whole body must arrive within the attempt's time.
+            deadline = started + timeout if isinstance(timeout, int | float) else None
+            chunks = []
+            while chunk := response.raw.read1(16384, decode_content=True):  # whatever one read brings
+                chunks.append(chunk)
+                if deadline is not None and time.monotonic() > deadline:
+                    response.close()
+                    raise requests.exceptions.ReadTimeout(f"no whole answer within {timeout} s")
+            response._content = b"".join(chunks)  # what Response.content would have cached
         return response
 
 
