@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from .http import HTTPError, Response
 
 TOO_LARGE = "Request body too large"
+# One encoder for every response: json.dumps with options builds a new one per call.
+_to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -43,7 +45,7 @@ def encode(response: Response, request_id: str) -> tuple[list[tuple[str, str]], 
     elif raw:
         body = response.body
     else:
-        body = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = _to_json(response.body).encode("utf-8")
     headers = [
         *(() if raw else (("content-type", "application/json"),)),
         ("content-length", str(len(body))),
