@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from .http import HTTPError, Request
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
 
 CHECKOUT_REQUEST = "create-checkout.request.json"
 CHECKOUT_RESPONSE = "create-checkout.response.json"
@@ -46,6 +47,9 @@ class Contract:
         # page sends the same checkout body, and every error body is built from a handful of messages.
         # Remembering them saved half of what this service adds to a 400 (cProfile, scripts/bench).
         self._verdicts: dict[tuple[str, str | bytes], str | None] = {}
+        # Imported here, with the schemas it compiles: jsonschema is most of the package's import time.
+        from jsonschema import Draft202012Validator
+
         self._validators: dict[str, Draft202012Validator] = {}
         for name, schema in schemas.items():
             Draft202012Validator.check_schema(schema)
