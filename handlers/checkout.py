@@ -73,25 +73,25 @@ def checkout_params(body: dict[str, Any], user: User | None, customer_id: str | 
     return params
 
 
-def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str | None:
+def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str:
     """A key that is the same for a repeated click: from the client's header, else a short window.
 
-    The window needs someone to scope it to: a signed-in user. Signed-out visitors behind one proxy
-    share an address and often a User-Agent, and must never share a session, so without the header
-    they get no key. It is a hash, so no personal data reaches Stripe in it.
+    The window is scoped to the signed-in user or, signed out, to everything that tells one browser
+    from another (address, forwarded-for chain, User-Agent, Accept-Language), so that visitors behind
+    one proxy rarely meet; a frontend that sends Idempotency-Key rules that out. It is a hash, so no
+    personal data reaches Stripe in it.
     """
-    user_id = params.get("client_reference_id")
     client_key = request.header("idempotency-key")
-    if client_key:
-        scope = f"client:{client_key}"
-    elif user_id:
-        scope = f"window:{int(now) // IDEMPOTENCY_WINDOW_SECONDS}"
-    else:
-        return None
-    who = str(user_id or f"{request.client}|{request.header('user-agent')}")
+    scope = f"client:{client_key}" if client_key else f"window:{int(now) // IDEMPOTENCY_WINDOW_SECONDS}"
+    who = str(params.get("client_reference_id") or _browser(request))
     what = "|".join(str(params[name]) for name in sorted(params))
     digest = hashlib.sha256(f"{scope}\n{who}\n{what}".encode("utf-8", "surrogatepass")).hexdigest()
     return f"checkout-{digest}"
+
+
+def _browser(request: Request) -> str:
+    names = ("x-forwarded-for", "user-agent", "accept-language")
+    return "|".join([request.client, *(request.header(name) or "" for name in names)])
 
 
 def _customer_id(deps: Deps, user: User | None) -> str | None:

@@ -217,15 +217,15 @@ def test_double_click_reuses_the_idempotency_key(payments: FakePayments) -> None
     assert all(key and key.startswith("checkout-") and len(key) == len("checkout-") + 64 for key in keys)
 
 
-def test_signed_out_visitors_never_share_a_derived_key(payments: FakePayments) -> None:
-    """Signed out, only the client's Idempotency-Key makes a key: visitors behind one proxy stay apart."""
+def test_signed_out_double_click_shares_a_key_other_browsers_do_not(payments: FakePayments) -> None:
+    """Signed out, one browser's double click sends one key; another address or forwarded client differs."""
     run(post(BODY), payments)
     run(post(BODY), payments)
-    run(post(BODY, (("idempotency-key", "click-1"),)), payments)
-    run(post(BODY, (("idempotency-key", "click-1"),)), payments)
+    run(post(BODY, (("x-forwarded-for", "198.51.100.9"),)), payments)
+    run(post(BODY, (("user-agent", "another browser"),)), payments)
     keys = [key for _, key in payments.checkouts]
-    assert keys[:2] == [None, None]
-    assert keys[2] == keys[3] and keys[2] is not None
+    assert keys[0] == keys[1]
+    assert len(set(keys)) == 3
 
 
 def test_idempotency_key_window_and_client_header() -> None:

@@ -193,8 +193,7 @@ def test_checkout_answers_the_emulators_url_and_sends_exact_params(
         "customer_creation": "always",
     }
     assert sent[0].headers["authorization"] == f"Bearer {STRIPE_KEY}"
-    # Signed out and without an Idempotency-Key header: the SDK's own random key, no derived one.
-    assert re.fullmatch(r"[0-9a-f-]{36}", sent[0].headers["idempotency-key"])
+    assert re.fullmatch(r"checkout-[0-9a-f]{64}", sent[0].headers["idempotency-key"])
     assert sent[0].body is not None
     assert sent[0].body["url"].startswith("https://checkout.stripe.com/c/pay/cs_test_")
     expect(response, 200, {"url": sent[0].body["url"]})
