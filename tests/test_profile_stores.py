@@ -8,12 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-import psycopg
 import pytest
 
-from handlers.adapters.postgres_profiles import PostgresProfiles
-from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.ports import Outcome, Profile, ProfileUpdate
+from tests.stores import KINDS, empty_store
 
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 BOB = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
@@ -29,22 +27,13 @@ class Store(Protocol):
     def ping(self) -> None: ...
 
 
-@pytest.fixture(name="store", params=["sqlite", "postgres"])
+@pytest.fixture(name="store", params=KINDS)
 def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store of each kind."""
-    if request.param == "sqlite":
-        sqlite = SQLiteProfiles(tmp_path / "profiles.sqlite3")
-        sqlite.create()
-        yield sqlite
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("TRUNCATE public.profiles, public.stripe_events")
-    postgres = PostgresProfiles(url, max_size=8)
-    try:
-        yield postgres
-    finally:
-        postgres.close()
+    with empty_store(
+        request.param, tmp_path, lambda: request.getfixturevalue("postgres_url"), pool_size=8
+    ) as store:
+        yield store
 
 
 def event(event_id: str, created: int = 100, **fields: object) -> ProfileUpdate:

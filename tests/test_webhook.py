@@ -26,6 +26,7 @@ from handlers.settings import Settings
 from handlers.webhook import signature_header
 from tests.asgi_client import Result, call
 from tests.fakes import FakePayments, make_deps
+from tests.stores import KINDS, empty_store
 from tests.stripe_events import (
     WEBHOOK_SECRET,
     checkout_session,
@@ -47,22 +48,12 @@ SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 POSTGRES_ONLY = pytest.mark.parametrize("store", ["postgres"], indirect=True)
 
 
-@pytest.fixture(name="store", params=["sqlite", "postgres"])
+@pytest.fixture(name="store", params=KINDS)
 def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Profiles]:
     """An empty store of each kind; the SQLite one gives up on a lock after 0.2 s."""
-    if request.param == "sqlite":
-        sqlite = SQLiteProfiles(tmp_path / "profiles.sqlite3", timeout=0.2)
-        sqlite.create()
-        yield sqlite
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("TRUNCATE public.profiles, public.stripe_events")
-    postgres = PostgresProfiles(url, max_size=4)
-    try:
-        yield postgres
-    finally:
-        postgres.close()
+    postgres_url = lambda: request.getfixturevalue("postgres_url")  # noqa: E731
+    with empty_store(request.param, tmp_path, postgres_url, sqlite_timeout=0.2) as store:
+        yield store
 
 
 @pytest.fixture(name="seed")

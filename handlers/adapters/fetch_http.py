@@ -6,6 +6,7 @@ The stripe SDK is imported when the first payment is made, never at import or co
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -48,6 +49,19 @@ def _client_class() -> type[Any]:
         def request(
             self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
         ) -> tuple[str, int, Mapping[str, str]]:
+            content, status, answered = self._send(method, url, headers, post_data)
+            return content.decode("utf-8", errors="replace"), status, answered
+
+        def request_stream(
+            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
+        ) -> tuple[Any, int, Mapping[str, str]]:
+            """The SDK's streaming calls (file downloads): fetch answers whole, so the stream is in memory."""
+            content, status, answered = self._send(method, url, headers, post_data)
+            return io.BytesIO(content), status, answered
+
+        def _send(
+            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any
+        ) -> tuple[bytes, int, Mapping[str, str]]:
             body = post_data.encode("utf-8") if isinstance(post_data, str) else post_data
             try:
                 status, answered, content = self._fetch(
@@ -60,13 +74,7 @@ def _client_class() -> type[Any]:
                 raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
                     message, should_retry=True
                 ) from exc
-            text = bytes(content).decode("utf-8", errors="replace")
-            return text, int(status), {key.lower(): value for key, value in answered.items()}
-
-        def request_stream(
-            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
-        ) -> tuple[Any, int, Mapping[str, str]]:
-            raise NotImplementedError("streaming responses are not used by this service")
+            return bytes(content), int(status), {key.lower(): value for key, value in answered.items()}
 
         def close(self) -> None:
             """Nothing to release: the host owns the connections."""
