@@ -1,0 +1,12 @@
+"""End-to-end tests: real servers and real components (browser, PostgreSQL, PostgREST, runtimes)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in this folder `e2e`, so `-m "not e2e"` gives the fast loop."""
+    for item in items:
+        if "/tests/e2e/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.e2e)
