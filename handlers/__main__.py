@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from .app import create_app
-from .settings import Settings, SettingsError
 
 
 def main() -> None:
     """Start hypercorn on the configured address and stop cleanly on SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        settings = Settings.from_env(os.environ)
-    except SettingsError as exc:
-        raise SystemExit(f"configuration error: {exc}") from None
     app = create_app()
+    settings = app.router.deps.settings
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None

@@ -1,6 +1,7 @@
-"""The composition root: settings -> adapters -> the ASGI app. The only module that knows adapters.
+"""The composition root: settings -> adapters -> Router, for the ASGI app and for the edge.
 
-Each adapter is imported where it is chosen, so a deployment loads only the drivers it uses.
+The only module that knows the adapters and the offline stand-in. Each adapter is imported where it is
+chosen, so a deployment loads only the drivers it uses; tests and other hosts may hand in their own.
 
 Run it under any ASGI host: `hypercorn 'handlers.app:create_app()'` or
 `uvicorn --factory handlers.app:create_app`.
@@ -10,74 +11,159 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
 
+from . import contract
 from .asgi import App
+from .checkout import create_checkout, read_checkout
 from .contract import Contract
 from .deps import Deps
-from .local_secrets import with_local_secrets
+from .edge import Edge
+from .health import healthz
+from .offline import pages
+from .offline.local_secrets import with_local_secrets
+from .offline.payments import OfflinePayments
+from .openapi import SERVED_SCHEMAS, openapi_document, schema_file
+from .portal import create_portal
 from .ports import Payments, Profiles, SigningKeys, StoreError
+from .router import Route, Router, checked_route, route
 from .session import HS256Keys, NoKeys, SessionReader
 from .settings import Settings, SettingsError
+from .webhook import PATH as WEBHOOK_PATH
+from .webhook import stripe_webhook
+
+if TYPE_CHECKING:
+    from .adapters.fetch_http import Fetch
 
 log = logging.getLogger("handlers")
+T = TypeVar("T")
+
+API_ROUTES: dict[str, dict[str, Route]] = {
+    "/api/stripe/create-checkout": {
+        "POST": checked_route(read_checkout, create_checkout, contract.CHECKOUT_RESPONSE),
+    },
+    "/api/stripe/create-portal": {"POST": route(create_portal, contract.PORTAL_RESPONSE)},
+    "/healthz": {"GET": route(healthz, contract.HEALTH_RESPONSE, contract.HEALTH_RESPONSE)},
+    WEBHOOK_PATH: {"POST": route(stripe_webhook, contract.WEBHOOK_RESPONSE)},
+    "/openapi.json": {"GET": route(openapi_document, contract.OPENAPI_RESPONSE)},
+    **{f"/{name}": {"GET": route(schema_file, contract.SCHEMA_RESPONSE)} for name in SERVED_SCHEMAS},
+}
 
 
-def create_app(environ: Mapping[str, str] | None = None) -> App:
-    """Build the service from the environment; a bad setting stops start-up with its name."""
+class Overrides(TypedDict, total=False):
+    """What a caller may hand in instead of what the settings choose (tests, other hosts)."""
+
+    payments: Payments
+    profiles: Profiles
+    signing_keys: SigningKeys
+    stand_in: OfflinePayments  # the offline stand-in as payments, with its pages routed
+    contract: Contract
+    clock: Callable[[], float]
+
+
+def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Overrides]) -> App:
+    """The ASGI app from the environment; a bad setting stops start-up with its name."""
+    settings = _configured(lambda: Settings.from_env(os.environ if environ is None else environ))
+    return App(_configured(lambda: build_router(settings, **overrides)), threads=settings.worker_threads)
+
+
+def create_edge(
+    environ: Mapping[str, str], fetch: Fetch | None = None, **overrides: Unpack[Overrides]
+) -> Edge:
+    """The service for a host without ASGI, such as a Pyodide worker: Stripe and Supabase through `fetch`.
+
+    `fetch` defaults to the JavaScript runtime's (`runtime_fetch()`). The profile store is Supabase's REST
+    API (`DATABASE_URL=supabase`), and sessions verify with the HS256 project secret only.
+    """
+    settings = _configured(lambda: Settings.from_env(environ))
+
+    def build() -> Router:
+        if "payments" not in overrides and "stand_in" not in overrides:
+            overrides["payments"] = _fetch_payments(settings, fetch)
+        if "profiles" not in overrides:
+            overrides["profiles"] = _edge_profiles(settings)
+        if "signing_keys" not in overrides:
+            overrides["signing_keys"] = _hs256_keys(settings)
+        return build_router(settings, **overrides)
+
+    return Edge(_configured(build))
+
+
+def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
+    """Settings -> adapters -> Router. Without a Stripe key: the offline stand-in, and its pages routed."""
+    profiles = overrides["profiles"] if "profiles" in overrides else _profiles(settings)
+    stand_in = overrides.get("stand_in")
+    payments = overrides.get("payments", stand_in)
+    if payments is None:
+        if settings.stripe_secret_key:
+            payments = _stripe_payments(settings)
+        else:
+            settings = with_local_secrets(settings)
+            stand_in = payments = _stand_in(settings)
+    keys = overrides["signing_keys"] if "signing_keys" in overrides else _signing_keys(settings)
+    deps = Deps(
+        settings=settings,
+        contract=overrides["contract"] if "contract" in overrides else Contract.load(),
+        sessions=SessionReader(keys, settings.token_issuer, settings.auth_cookie_name),
+        payments=payments,
+        profiles=profiles,
+        clock=overrides.get("clock", time.time),
+    )
+    router = Router(deps, API_ROUTES)
+    if stand_in is not None:
+        for prefix, methods in pages.routes(stand_in, router.dispatch).items():
+            router.add_prefix(prefix, methods)
+    return router
+
+
+def _configured(build: Callable[[], T]) -> T:
     try:
-        settings = Settings.from_env(os.environ if environ is None else environ)
-        deps = build_deps(settings)
+        return build()
     except (SettingsError, StoreError) as exc:
         raise SystemExit(f"configuration error: {exc}") from None
-    return App(deps, max_body_bytes=settings.max_body_bytes, threads=settings.worker_threads)
 
 
-def build_deps(settings: Settings) -> Deps:
-    """The real adapters for `settings`; creates the SQLite table if it is missing."""
-    profiles = _profiles(settings)
-    settings = with_local_secrets(settings)
-    return Deps(
-        settings=settings,
-        contract=Contract.load(),
-        sessions=SessionReader(_signing_keys(settings), settings.token_issuer, settings.auth_cookie_name),
-        payments=_payments(settings),
-        profiles=profiles,
-    )
-
-
-def _payments(settings: Settings) -> Payments:
-    if settings.stripe_secret_key:
-        from .adapters.stripe_payments import StripePayments
-
-        return StripePayments(
-            settings.stripe_secret_key,
-            api_base=settings.stripe_api_base,
-            timeout=settings.stripe_timeout,
-            max_retries=settings.stripe_max_retries,
-            retry_delay=settings.stripe_retry_delay,
-        )
+def _stand_in(settings: Settings) -> OfflinePayments:
     log.warning(
         "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
         "No real payment is made; checkout and portal URLs point at this server."
     )
-    from .adapters.offline_payments import OfflinePayments
-
     return OfflinePayments(f"http://{settings.host}:{settings.port}")
+
+
+def _stripe_payments(settings: Settings) -> Payments:
+    assert settings.stripe_secret_key
+    from .adapters.stripe_payments import StripePayments
+
+    return StripePayments(
+        settings.stripe_secret_key,
+        api_base=settings.stripe_api_base,
+        timeout=settings.stripe_timeout,
+        max_retries=settings.stripe_max_retries,
+        retry_delay=settings.stripe_retry_delay,
+    )
+
+
+def _fetch_payments(settings: Settings, fetch: Fetch | None) -> Payments:
+    if not settings.stripe_secret_key:
+        raise SettingsError("STRIPE_SECRET_KEY is not set, and the edge has no offline stand-in")
+    from .adapters.fetch_http import FetchStripePayments, runtime_fetch
+
+    return FetchStripePayments(
+        settings.stripe_secret_key,
+        fetch or runtime_fetch(),
+        api_base=settings.stripe_api_base,
+        timeout=settings.stripe_timeout,
+        max_retries=settings.stripe_max_retries,
+    )
 
 
 def _profiles(settings: Settings) -> Profiles:
     url = settings.database_url
     if url == "supabase":
-        assert settings.supabase_url and settings.supabase_anon_key and settings.supabase_service_role_key
-        from .adapters.supabase_profiles import SupabaseProfiles
-
-        return SupabaseProfiles(
-            settings.supabase_url,
-            settings.supabase_anon_key,
-            settings.supabase_service_role_key,
-            timeout=settings.supabase_timeout,
-        )
+        return _supabase_profiles(settings)
     if url.startswith(("postgresql://", "postgres://")):
         # No I/O here: the pool opens on the first request, and the schema comes from the migration.
         from .adapters.postgres_profiles import PostgresProfiles
@@ -90,6 +176,24 @@ def _profiles(settings: Settings) -> Profiles:
     return sqlite
 
 
+def _edge_profiles(settings: Settings) -> Profiles:
+    if settings.database_url != "supabase":
+        raise SettingsError("DATABASE_URL must be supabase at the edge: it has no TCP and keeps no files")
+    return _supabase_profiles(settings)
+
+
+def _supabase_profiles(settings: Settings) -> Profiles:
+    assert settings.supabase_url and settings.supabase_anon_key and settings.supabase_service_role_key
+    from .adapters.supabase_profiles import SupabaseProfiles
+
+    return SupabaseProfiles(
+        settings.supabase_url,
+        settings.supabase_anon_key,
+        settings.supabase_service_role_key,
+        timeout=settings.supabase_timeout,
+    )
+
+
 def _signing_keys(settings: Settings) -> SigningKeys:
     if settings.supabase_url:
         from .adapters.jwks_keys import JWKSKeys, KeyChain
@@ -100,6 +204,10 @@ def _signing_keys(settings: Settings) -> SigningKeys:
                 "SUPABASE_JWT_SECRET is not set: only ES256/RS256 sessions (the project's JWKS) verify."
             )
         return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
+    return _hs256_keys(settings)
+
+
+def _hs256_keys(settings: Settings) -> SigningKeys:
     if settings.supabase_jwt_secret:
         return HS256Keys(settings.supabase_jwt_secret)
     log.warning("SUPABASE_JWT_SECRET is not set: no session verifies, so create-portal answers 401.")

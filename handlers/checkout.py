@@ -7,17 +7,16 @@ from typing import Any
 
 from .contract import CHECKOUT_REQUEST
 from .deps import Deps
-from .errors import http_error
 from .http import Request, Response
-from .ports import KeysUnavailable, PaymentsError, StoreError, User
+from .ports import User
 from .redirects import check_origins
 
 # A double click arrives well within this many seconds; a deliberate retry later gets a new session.
 IDEMPOTENCY_WINDOW_SECONDS = 10
 
 
-def create_checkout(request: Request, deps: Deps) -> Response:
-    """Create a Stripe Checkout Session and answer `{"url": ...}`.
+def create_checkout(request: Request, deps: Deps, body: dict[str, Any]) -> Response:
+    """Create a Stripe Checkout Session and answer `{"url": ...}`; `body` is what `read_checkout` returned.
 
     Schema: schemas/create-checkout.request.json -> create-checkout.response.json | error.json
     - 400 "Price ID is required" (priceId missing or empty; checked first)
@@ -29,15 +28,11 @@ def create_checkout(request: Request, deps: Deps) -> Response:
     - 500 Stripe's message for an invalid request, a generic one for any other Stripe failure
     - 200 {"url": "<Stripe Checkout URL>"}
     Sign-in is optional: a signed-in user's checkout carries their id and Stripe customer.
+    The 400s come from `read_checkout`, which the router runs first; the 500s from the ports' errors.
     """
-    body = read_checkout(request, deps)
-    try:
-        user = deps.sessions.optional_user(request)
-        customer_id = _customer_id(deps, user)
-        params = checkout_params(body, user, customer_id)
-        url = deps.payments.create_checkout_session(params, idempotency_key(request, params, deps.clock()))
-    except (PaymentsError, StoreError, KeysUnavailable) as exc:
-        raise http_error(exc) from exc
+    user = deps.sessions.optional_user(request)
+    params = checkout_params(body, user, _customer_id(deps, user))
+    url = deps.payments.create_checkout_session(params, idempotency_key(request, params, deps.clock()))
     return Response(200, {"url": url})
 
 

@@ -23,6 +23,8 @@ PORTAL_RESPONSE = "create-portal.response.json"
 ERROR = "error.json"
 HEALTH_RESPONSE = "health.response.json"
 WEBHOOK_RESPONSE = "webhook.response.json"
+OPENAPI_RESPONSE = "openapi.response.json"
+SCHEMA_RESPONSE = "schema.response.json"
 # The OpenAPI document lives beside the schemas but is not itself a JSON Schema.
 OPENAPI = "openapi.json"
 

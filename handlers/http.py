@@ -56,14 +56,10 @@ class Response:
 
 
 class HTTPError(Exception):
-    """Raised inside a handler to answer `status` with `{"error": message}`."""
+    """Raised inside a handler to answer `status` with `{"error": message}` (the router writes the body)."""
 
     def __init__(self, status: int, message: str, headers: Headers = ()) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers
-
-    def to_response(self) -> Response:
-        """The `{"error": ...}` response this error stands for."""
-        return Response(self.status, {"error": self.message}, self.headers)

@@ -10,9 +10,6 @@ from . import contract
 from .deps import Deps
 from .http import Request, Response
 
-OPENAPI = "openapi.json"
-OPENAPI_RESPONSE = "openapi.response.json"
-SCHEMA_RESPONSE = "schema.response.json"
 # Served beside /openapi.json, so its relative $refs resolve over HTTP too.
 SERVED_SCHEMAS = (
     contract.CHECKOUT_REQUEST,
@@ -22,8 +19,8 @@ SERVED_SCHEMAS = (
     contract.ERROR,
     contract.HEALTH_RESPONSE,
     contract.WEBHOOK_RESPONSE,
-    OPENAPI_RESPONSE,
-    SCHEMA_RESPONSE,
+    contract.OPENAPI_RESPONSE,
+    contract.SCHEMA_RESPONSE,
 )
 
 
@@ -33,7 +30,7 @@ def openapi_document(request: Request, deps: Deps) -> Response:
     GET /openapi.json -> schemas/openapi.response.json
     - 200 the document in schemas/openapi.json; its $refs name the schema files, served at /<file>
     """
-    return Response(200, stored(OPENAPI))
+    return Response(200, stored(contract.OPENAPI))
 
 
 def schema_file(request: Request, deps: Deps) -> Response:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from .contract import PORTAL_REQUEST
 from .deps import Deps
-from .errors import http_error
 from .http import HTTPError, Request, Response
-from .ports import KeysUnavailable, PaymentsError, StoreError
 from .redirects import check_origins
 from .session import NotSignedIn
 
@@ -26,20 +24,16 @@ def create_portal(request: Request, deps: Deps) -> Response:
     - 400 "You don't have a billing account yet. Make a purchase first." (no Stripe customer)
     - 500 Stripe's message for an invalid request, a generic one for any other failure
     - 200 {"url": "<Stripe Billing Portal URL>"}
+    The 500s come from the ports' errors, which the router answers.
     """
     try:
         user = deps.sessions.user(request)
     except NotSignedIn:
         raise HTTPError(401, NOT_SIGNED_IN) from None
-    except KeysUnavailable as exc:
-        raise http_error(exc) from exc
     body = deps.contract.read(request, PORTAL_REQUEST)
     check_origins([("returnUrl", body["returnUrl"])], deps.settings.allowed_redirect_origins)
-    try:
-        profile = deps.profiles.get(user.id, access_token=user.access_token)
-        if profile is None or not profile.customer_id:
-            raise HTTPError(400, NO_BILLING_ACCOUNT)
-        url = deps.payments.create_portal_session(profile.customer_id, body["returnUrl"])
-    except (PaymentsError, StoreError) as exc:
-        raise http_error(exc) from exc
+    profile = deps.profiles.get(user.id, access_token=user.access_token)
+    if profile is None or not profile.customer_id:
+        raise HTTPError(400, NO_BILLING_ACCOUNT)
+    url = deps.payments.create_portal_session(profile.customer_id, body["returnUrl"])
     return Response(200, {"url": url})

@@ -12,10 +12,22 @@ from urllib.parse import quote
 
 import jwt
 
+from handlers.app import Overrides, build_router
 from handlers.contract import Contract
 from handlers.deps import Deps
-from handlers.ports import Outcome, PaymentsError, Profile, ProfileUpdate, StoreError
-from handlers.session import HS256Keys, SessionReader
+from handlers.offline.payments import OfflinePayments
+from handlers.ports import (
+    Outcome,
+    Payments,
+    PaymentsError,
+    Profile,
+    Profiles,
+    ProfileUpdate,
+    SigningKeys,
+    StoreError,
+)
+from handlers.router import Router
+from handlers.session import HS256Keys
 from handlers.settings import Settings
 
 SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -153,19 +165,40 @@ def contract() -> Contract:
     return _CONTRACT[0]
 
 
+def make_router(
+    payments: Payments | None = None,
+    profiles: Profiles | None = None,
+    settings: Settings | None = None,
+    now: float = 1_800_000_000.0,
+    *,
+    signing_keys: SigningKeys | None = None,
+    stand_in: OfflinePayments | None = None,
+    clock: Callable[[], float] | None = None,
+) -> Router:
+    """The composition root's Router over fakes, with the test secret, issuer and cookie name.
+
+    With `stand_in`, that is the payments, and the offline pages are routed as in offline mode.
+    """
+    overrides: Overrides = {
+        "profiles": profiles or FakeProfiles(),
+        "signing_keys": signing_keys or HS256Keys(SECRET),
+        "contract": contract(),
+        "clock": clock or (lambda: now),
+    }
+    if stand_in is not None:
+        overrides["stand_in"] = stand_in
+    else:
+        overrides["payments"] = payments or FakePayments()
+    return build_router(
+        settings or Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET), **overrides
+    )
+
+
 def make_deps(
-    payments: FakePayments | None = None,
-    profiles: FakeProfiles | None = None,
+    payments: Payments | None = None,
+    profiles: Profiles | None = None,
     settings: Settings | None = None,
     now: float = 1_800_000_000.0,
 ) -> Deps:
-    """Deps over fakes, with the test secret, issuer and cookie name."""
-    settings = settings or Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET)
-    return Deps(
-        settings=settings,
-        contract=contract(),
-        sessions=SessionReader(HS256Keys(SECRET), settings.token_issuer, settings.auth_cookie_name),
-        payments=payments or FakePayments(),
-        profiles=profiles or FakeProfiles(),
-        clock=lambda: now,
-    )
+    """What the handlers are given by `make_router`."""
+    return make_router(payments, profiles, settings, now).deps

@@ -10,7 +10,7 @@ from handlers.adapters.jwks_keys import JWKSKeys, KeyChain
 from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.adapters.supabase_profiles import SupabaseProfiles
-from handlers.app import build_deps, create_app
+from handlers.app import build_router, create_app
 from handlers.session import HS256Keys
 from handlers.settings import Settings
 
@@ -36,23 +36,23 @@ from handlers.settings import Settings
 )
 def test_database_url_selects_the_store_without_io(environ: dict[str, str], kind: type) -> None:
     """postgresql:// and supabase build their stores without connecting (port 1 is closed)."""
-    deps = build_deps(Settings.from_env(environ))
-    assert isinstance(deps.profiles, kind)
+    router = build_router(Settings.from_env(environ))
+    assert isinstance(router.deps.profiles, kind)
 
 
 def test_sqlite_stays_the_default(tmp_path: Path) -> None:
     """A sqlite:/// URL builds and creates the SQLite store, as before."""
-    deps = build_deps(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"}))
-    assert isinstance(deps.profiles, SQLiteProfiles)
+    router = build_router(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"}))
+    assert isinstance(router.deps.profiles, SQLiteProfiles)
     assert (tmp_path / "p.sqlite3").exists()
 
 
 def test_supabase_url_adds_the_jwks_beside_the_secret() -> None:
     """With SUPABASE_URL and a secret, HS256 and JWKS keys are both used."""
-    deps = build_deps(
+    router = build_router(
         Settings.from_env({"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_JWT_SECRET": "s"})
     )
-    keys = deps.sessions._keys
+    keys = router.deps.sessions._keys
     assert isinstance(keys, KeyChain)
     assert isinstance(keys._hs256, HS256Keys)
     assert isinstance(keys._jwks, JWKSKeys)

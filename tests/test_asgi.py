@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from handlers import routes
 from handlers.asgi import App, Message
 from handlers.http import Request, Response
 from handlers.ports import Profile
+from handlers.router import route
+from handlers.settings import Settings
 from tests.asgi_client import call
-from tests.fakes import USER_ID, FakePayments, FakeProfiles, make_deps, make_token
+from tests.fakes import SECRET, SUPABASE_URL, USER_ID, FakePayments, FakeProfiles, make_router, make_token
 
 CHECKOUT = "/api/stripe/create-checkout"
 PORTAL = "/api/stripe/create-portal"
@@ -29,9 +30,12 @@ GOOD = json.dumps(
 ).encode()
 
 
+SMALL = Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET, max_body_bytes=1024)
+
+
 def make_app(payments: FakePayments | None = None, profiles: FakeProfiles | None = None) -> App:
     """An App over fakes, with a small body limit."""
-    return App(make_deps(payments, profiles), max_body_bytes=1024, threads=4)
+    return App(make_router(payments, profiles, SMALL), threads=4)
 
 
 def test_checkout_ok_is_json_with_request_id() -> None:
@@ -116,9 +120,12 @@ def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) ->
 
 def test_response_that_breaks_its_schema_is_500() -> None:
     """A handler answer that does not match its response schema never reaches the client."""
-    deps = make_deps()
-    route = routes.Route(lambda request, deps: Response(200, {"link": "x"}), "create-checkout.response.json")
-    response = routes.run(route, Request("POST", CHECKOUT), deps)
+    router = make_router()
+    router.add(
+        "/broken",
+        {"POST": route(lambda request, deps: Response(200, {"link": "x"}), "create-checkout.response.json")},
+    )
+    response = router.dispatch(Request("POST", "/broken"))
     assert (response.status, response.body) == (500, {"error": "Internal server error"})
 
 
@@ -193,19 +200,17 @@ def test_refused_checkout_body_is_answered_on_the_event_loop() -> None:
     app.executor.shutdown()
     result = asyncio.run(call(app, "POST", CHECKOUT, b"{}"))
     assert (result.status, result.json()) == (400, {"error": "Price ID is required"})
-    assert (
-        routes.refusal(routes.ROUTES[CHECKOUT]["POST"], Request("POST", CHECKOUT, body=GOOD), app.deps)
-        is None
-    )
-    assert (
-        routes.refusal(routes.ROUTES[PORTAL]["POST"], Request("POST", PORTAL, body=b"{}"), app.deps) is None
-    )
+    assert callable(app.router.begin("POST", CHECKOUT, []).check(GOOD))
+    assert callable(app.router.begin("POST", PORTAL, []).check(b"{}"))
 
 
 def test_error_body_that_breaks_the_error_schema_is_500_every_time() -> None:
     """An empty error message breaks error.json; the remembered check still refuses it the second time."""
-    deps = make_deps()
-    route = routes.Route(lambda request, deps: Response(400, {"error": ""}), "create-checkout.response.json")
+    router = make_router()
+    router.add(
+        "/broken",
+        {"POST": route(lambda request, deps: Response(400, {"error": ""}), "create-checkout.response.json")},
+    )
     for _ in range(2):
-        response = routes.run(route, Request("POST", CHECKOUT), deps)
+        response = router.dispatch(Request("POST", "/broken"))
         assert (response.status, response.body) == (500, {"error": "Internal server error"})

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from handlers.checkout import create_checkout, idempotency_key
-from handlers.http import HTTPError, Request, Response
+from handlers.checkout import idempotency_key
+from handlers.http import Request, Response
 from handlers.ports import KeysUnavailable, PaymentsError, Profile
 from handlers.settings import Settings
 from tests.fakes import (
@@ -18,7 +18,7 @@ from tests.fakes import (
     FakePayments,
     FakeProfiles,
     cookie_header,
-    make_deps,
+    make_router,
     make_token,
 )
 
@@ -48,11 +48,8 @@ def post(body: Any, headers: tuple[tuple[str, str], ...] = ()) -> Request:
 
 
 def run(request: Request, payments: FakePayments, profiles: FakeProfiles | None = None) -> Response:
-    """The handler's response, an HTTPError turned into its response as the router would."""
-    try:
-        return create_checkout(request, make_deps(payments, profiles))
-    except HTTPError as exc:
-        return exc.to_response()
+    """The response the router makes of the handler's answer or error."""
+    return make_router(payments, profiles).dispatch(request)
 
 
 @pytest.fixture(name="payments")
@@ -180,14 +177,13 @@ def test_keys_unavailable_is_500(payments: FakePayments) -> None:
         def key_for(self, header: Any) -> Any:
             raise KeysUnavailable("timeout")
 
-    deps = make_deps(payments)
-    object.__setattr__(deps.sessions, "_keys", DownKeys())
-    with pytest.raises(HTTPError) as caught:
-        create_checkout(post(BODY, (("authorization", f"Bearer {make_token()}"),)), deps)
-    assert (caught.value.status, caught.value.message) == (
+    router = make_router(payments, signing_keys=DownKeys())
+    response = router.dispatch(post(BODY, (("authorization", f"Bearer {make_token()}"),)))
+    assert (response.status, response.body) == (
         500,
-        "Your session could not be verified right now. Please try again.",
+        {"error": "Your session could not be verified right now. Please try again."},
     )
+    assert payments.checkouts == []
 
 
 def test_allowed_redirect_origins(payments: FakePayments) -> None:
@@ -197,11 +193,10 @@ def test_allowed_redirect_origins(payments: FakePayments) -> None:
         supabase_jwt_secret=SECRET,
         allowed_redirect_origins=("https://app.example.com",),
     )
-    deps = make_deps(payments, settings=settings)
-    assert create_checkout(post(BODY), deps).status == 200
-    with pytest.raises(HTTPError) as caught:
-        create_checkout(post({**BODY, "cancelUrl": "https://evil.example/"}), deps)
-    assert (caught.value.status, caught.value.message) == (400, "cancelUrl must be on an allowed origin")
+    router = make_router(payments, settings=settings)
+    assert router.dispatch(post(BODY)).status == 200
+    response = router.dispatch(post({**BODY, "cancelUrl": "https://evil.example/"}))
+    assert (response.status, response.body) == (400, {"error": "cancelUrl must be on an allowed origin"})
 
 
 def test_double_click_reuses_the_idempotency_key(payments: FakePayments) -> None:

@@ -18,7 +18,7 @@ from tests.fakes import (
     FakePayments,
     FakeProfiles,
     cookie_header,
-    make_deps,
+    make_router,
     make_token,
 )
 
@@ -35,7 +35,7 @@ def make_app(payments: FakePayments, allowed: tuple[str, ...] = (APP_ORIGIN,)) -
     """An App over fakes with ALLOWED_ORIGINS set to `allowed` and a customer for USER_ID."""
     settings = Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET, allowed_origins=allowed)
     profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_123"))
-    return App(make_deps(payments, profiles, settings=settings), threads=2)
+    return App(make_router(payments, profiles, settings), threads=2)
 
 
 def send(app: App, method: str, headers: dict[str, str], body: bytes = BODY) -> Result:
@@ -71,6 +71,18 @@ def test_preflight_from_a_listed_origin(payments: FakePayments) -> None:
     }
     assert result.headers["content-length"] == "0"
     assert payments.portals == []
+
+
+@pytest.mark.parametrize("origin", [APP_ORIGIN, EVIL], ids=["listed", "unlisted"])
+def test_a_preflight_is_labelled_once_and_has_no_content_type(payments: FakePayments, origin: str) -> None:
+    """A 204 preflight carries each CORS header once and no content-type, since it has no body."""
+    app = make_app(payments)
+    exchange = app.router.begin("OPTIONS", PORTAL, [("Origin", origin), ("X-Request-Id", "pre-1")])
+    assert exchange.answer is not None
+    names = [name for name, _ in exchange.answer.headers]
+    assert len(names) == len(set(names))
+    assert "content-type" not in names
+    assert names.count("vary") == 1
 
 
 def test_preflight_from_an_unlisted_origin_grants_nothing(payments: FakePayments) -> None:

@@ -10,12 +10,22 @@ from typing import Any
 
 import pytest
 
-from handlers import edge
 from handlers.adapters.fetch_http import FetchStripePayments
-from handlers.deps import Deps
+from handlers.edge import Edge
 from handlers.ports import Profile
+from handlers.router import Router
+from handlers.settings import Settings
 from tests.fake_fetch import FakeFetch
-from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_deps, make_token
+from tests.fakes import (
+    SECRET,
+    SUPABASE_URL,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_router,
+    make_token,
+)
 
 CHECKOUT = "/api/stripe/create-checkout"
 PORTAL = "/api/stripe/create-portal"
@@ -26,19 +36,27 @@ GOOD = {
     "mode": "payment",
 }
 RETURN = {"returnUrl": "https://app.example.com/account"}
+SMALL = Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET, max_body_bytes=1024)
 MODE = (
     "Mode is required (either 'payment' for one-time payments or 'subscription' for recurring subscription)"
 )
 
 
+def small(payments: FakePayments | None = None, profiles: FakeProfiles | None = None) -> Router:
+    """A Router over fakes with a 1 KiB body limit."""
+    return make_router(payments, profiles, SMALL)
+
+
 def handle(
-    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, deps: Deps | None = None
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    router: Router | None = None,
 ) -> tuple[int, dict[str, str], Any]:
     """Call the edge entry; JSON-encode `body` unless it is bytes; parse the answer."""
     raw = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
-    status, pairs, data = edge.handle(
-        method, url, headers or {}, raw, deps or make_deps(), max_body_bytes=1024
-    )
+    status, pairs, data = Edge(router or small()).handle(method, url, headers or {}, raw)
     return status, dict(pairs), json.loads(data)
 
 
@@ -50,8 +68,8 @@ def without(*names: str, **changes: Any) -> dict[str, Any]:
 
 def test_checkout_ok_headers_and_bytes() -> None:
     """A 200 has exactly content-type, content-length and the echoed x-request-id, and compact JSON bytes."""
-    status, headers, data = edge.handle(
-        "POST", CHECKOUT, {"X-Request-Id": "edge-1"}, json.dumps(GOOD).encode(), make_deps()
+    status, headers, data = Edge(small()).handle(
+        "POST", CHECKOUT, {"X-Request-Id": "edge-1"}, json.dumps(GOOD).encode()
     )
     assert status == 200
     assert data == b'{"url":"https://checkout.stripe.com/c/pay/cs_test_1"}'
@@ -150,7 +168,7 @@ def test_every_documented_error(
     """Each documented status and message comes back byte for byte through the edge entry."""
     profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_1"))
     payments = FakePayments()
-    got = handle(method, url, body, headers, make_deps(payments, profiles))
+    got = handle(method, url, body, headers, small(payments, profiles))
     assert (got[0], got[2]) == (status, {"error": message})
     assert payments.checkouts == [] and payments.portals == []
 
@@ -190,8 +208,8 @@ def test_request_id_generated_when_missing_or_unsafe(given: str) -> None:
 def test_portal_signed_in_by_hs256_cookie(cookie: str) -> None:
     """An HS256 Supabase session cookie signs the user in; the portal opens for their customer."""
     payments = FakePayments()
-    deps = make_deps(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
-    status, _, body = handle("POST", PORTAL, RETURN, {"Cookie": cookie}, deps)
+    router = small(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
+    status, _, body = handle("POST", PORTAL, RETURN, {"Cookie": cookie}, router)
     assert (status, body) == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
     assert payments.portals == [("cus_1", "https://app.example.com/account")]
 
@@ -211,16 +229,15 @@ def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) ->
             raise KeyError("sk_live_secret_detail")
 
     with caplog.at_level(logging.ERROR, logger="handlers"):
-        status, _, body = handle("POST", CHECKOUT, GOOD, {"X-Request-Id": "bug-2"}, make_deps(Broken()))
+        status, _, body = handle("POST", CHECKOUT, GOOD, {"X-Request-Id": "bug-2"}, small(Broken()))
     assert (status, body) == (500, {"error": "Internal server error"})
     assert any("request_id=bug-2" in record.getMessage() for record in caplog.records)
 
 
-def fetch_deps(fetch: FakeFetch, profiles: FakeProfiles | None = None) -> Deps:
-    """Deps whose payments are the real SDK over `fetch`."""
-    deps = make_deps(profiles=profiles)
+def fetch_router(fetch: FakeFetch, profiles: FakeProfiles | None = None) -> Router:
+    """A Router whose payments are the real SDK over `fetch`."""
     payments = FetchStripePayments("sk_test_edge", fetch, timeout=3.0)
-    return Deps(deps.settings, deps.contract, deps.sessions, payments, deps.profiles, deps.clock)
+    return make_router(payments, profiles, SMALL)
 
 
 def test_checkout_through_the_fetch_transport() -> None:
@@ -229,7 +246,7 @@ def test_checkout_through_the_fetch_transport() -> None:
         (200, {"id": "cs_1", "object": "checkout.session", "url": "https://checkout.stripe.com/x"})
     )
     status, _, body = handle(
-        "POST", CHECKOUT, GOOD, {"Cookie": cookie_header(make_token())}, fetch_deps(fetch)
+        "POST", CHECKOUT, GOOD, {"Cookie": cookie_header(make_token())}, fetch_router(fetch)
     )
     assert (status, body) == (200, {"url": "https://checkout.stripe.com/x"})
     [sent] = fetch.sent
@@ -255,7 +272,7 @@ def test_portal_through_the_fetch_transport() -> None:
     )
     profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_9"))
     status, _, body = handle(
-        "POST", PORTAL, RETURN, {"Cookie": cookie_header(make_token())}, fetch_deps(fetch, profiles)
+        "POST", PORTAL, RETURN, {"Cookie": cookie_header(make_token())}, fetch_router(fetch, profiles)
     )
     assert (status, body) == (200, {"url": "https://billing.stripe.com/y"})
     assert fetch.sent[0].form() == {"customer": "cus_9", "return_url": "https://app.example.com/account"}
@@ -266,7 +283,7 @@ def test_stripe_error_through_the_fetch_transport_is_documented_500() -> None:
     fetch = FakeFetch(
         (400, {"error": {"type": "invalid_request_error", "message": "No such price: 'price_1'"}})
     )
-    status, _, body = handle("POST", CHECKOUT, GOOD, None, fetch_deps(fetch))
+    status, _, body = handle("POST", CHECKOUT, GOOD, None, fetch_router(fetch))
     assert (status, body) == (500, {"error": "No such price: 'price_1'"})
 
 
@@ -287,24 +304,20 @@ def test_same_answer_as_the_asgi_shim(method: str, path: str, body: bytes) -> No
     from handlers.asgi import App
     from tests.asgi_client import call
 
-    deps = make_deps()
-    shim = asyncio.run(
-        call(App(deps, max_body_bytes=1024, threads=2), method, path, body, {"X-Request-Id": "same"})
-    )
-    status, headers, data = edge.handle(
-        method, path, {"X-Request-Id": "same"}, body, deps, max_body_bytes=1024
-    )
+    router = small()
+    shim = asyncio.run(call(App(router, threads=2), method, path, body, {"X-Request-Id": "same"}))
+    status, headers, data = Edge(router).handle(method, path, {"X-Request-Id": "same"}, body)
     assert (status, dict(headers), data) == (shim.status, shim.headers, shim.body)
 
 
 def test_cross_site_cookie_post_is_refused_as_by_the_asgi_shim() -> None:
     """A cookie-carrying POST from a foreign Origin gets the shim's 403 here too; our own Origin passes."""
     payments = FakePayments()
-    deps = make_deps(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
+    router = small(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
     cookie = cookie_header(make_token())
     foreign = {"Cookie": cookie, "Origin": "https://evil.example", "Host": "api.example.com"}
-    status, _, body = handle("POST", PORTAL, RETURN, foreign, deps)
+    status, _, body = handle("POST", PORTAL, RETURN, foreign, router)
     assert (status, body) == (403, {"error": "Cross-site request refused"})
     assert payments.portals == []
     own = {"Cookie": cookie, "Origin": "https://api.example.com", "Host": "api.example.com"}
-    assert handle("POST", PORTAL, RETURN, own, deps)[0] == 200
+    assert handle("POST", PORTAL, RETURN, own, router)[0] == 200

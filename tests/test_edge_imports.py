@@ -8,31 +8,30 @@ from pathlib import Path
 
 SCRIPT = """
 import json, sys
-import handlers, handlers.edge, handlers.adapters.fetch_http
-from handlers.adapters.fetch_http import FetchStripePayments
-from tests.fakes import make_deps
-from dataclasses import replace
+import handlers, handlers.app, handlers.edge, handlers.adapters.fetch_http
+from tests.fakes import FakeProfiles
 
 def fetch(method, url, headers, body, timeout):
     session = {"id": "cs_1", "object": "checkout.session", "url": "https://checkout.stripe.com/x"}
     return 200, {"content-type": "application/json"}, json.dumps(session).encode()
 
 seen = ["stripe" in sys.modules]
-deps = replace(make_deps(), payments=FetchStripePayments("sk_test_x", fetch))
+environ = {"STRIPE_SECRET_KEY": "sk_test_x", "SUPABASE_JWT_SECRET": "s" * 32}
+edge = handlers.app.create_edge(environ, fetch, profiles=FakeProfiles())
 seen.append("stripe" in sys.modules)
-status, _, _ = handlers.edge.handle("GET", "/healthz", {}, b"", deps)
+status, _, _ = edge.handle("GET", "/healthz", {}, b"")
 seen.append("stripe" in sys.modules)
 body = {"priceId": "p", "successUrl": "https://a.example/s", "cancelUrl": "https://a.example/c",
         "mode": "payment"}
 raw = json.dumps(body).encode()
-status, _, _ = handlers.edge.handle("POST", "/api/stripe/create-checkout", {}, raw, deps)
+status, _, _ = edge.handle("POST", "/api/stripe/create-checkout", {}, raw)
 seen.append("stripe" in sys.modules)
 print(status, *seen)
 """
 
 
 def test_stripe_loads_only_with_the_first_payment() -> None:
-    """Importing the edge modules, building fetch payments and a /healthz call leave stripe unloaded."""
+    """Importing the edge modules, create_edge and a /healthz call leave stripe unloaded."""
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         capture_output=True,

@@ -1,10 +1,10 @@
-"""handlers.http: Request's header and cookie lookups, and HTTPError's response."""
+"""handlers.http: Request's header and cookie lookups, and HTTPError's fields."""
 
 from __future__ import annotations
 
 import pytest
 
-from handlers.http import Headers, HTTPError, Request, Response
+from handlers.http import Headers, HTTPError, Request
 
 
 def request(*headers: tuple[str, str]) -> Request:
@@ -71,26 +71,6 @@ def test_header_missing_is_none() -> None:
 def test_cookies(headers: Headers, cookies: dict[str, str]) -> None:
     """cookies() reads every Cookie header, URL-decodes values, and keeps the first of a repeated name."""
     assert request(*headers).cookies() == cookies
-
-
-@pytest.mark.parametrize(
-    ("error", "response"),
-    [
-        pytest.param(
-            HTTPError(400, "Price ID is required"),
-            Response(400, {"error": "Price ID is required"}),
-            id="plain",
-        ),
-        pytest.param(
-            HTTPError(405, "Method not allowed", (("allow", "POST"),)),
-            Response(405, {"error": "Method not allowed"}, (("allow", "POST"),)),
-            id="with-headers",
-        ),
-    ],
-)
-def test_http_error_to_response(error: HTTPError, response: Response) -> None:
-    """An HTTPError becomes its status with `{"error": message}` and its headers."""
-    assert error.to_response() == response
 
 
 def test_http_error_carries_its_fields() -> None:

@@ -1,4 +1,4 @@
-"""handlers.local_secrets and handlers.local_token: offline mode's own webhook and session secrets."""
+"""handlers.offline.local_secrets and local_token: offline mode's own webhook and session secrets."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.local_secrets import local_jwt_secret, with_local_secrets
-from handlers.local_token import main, mint, user_id_for
+from handlers.offline.local_secrets import local_jwt_secret, with_local_secrets
+from handlers.offline.local_token import main, mint, user_id_for
 from handlers.ports import User
 from handlers.session import HS256Keys, NotSignedIn, SessionReader
 from handlers.settings import Settings, SettingsError

@@ -7,22 +7,22 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from handlers.adapters.offline_payments import OfflinePayments
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.asgi import App
 from handlers.checkout import checkout_params
-from handlers.deps import Deps
 from handlers.http import Request, Response
+from handlers.offline import pages
+from handlers.offline.payments import OfflinePayments
 from handlers.ports import Profile, User
+from handlers.router import Router
 from handlers.settings import Settings
 from tests.asgi_client import Result, call
-from tests.fakes import FakePayments, make_deps
+from tests.fakes import FakePayments, make_router
 from tests.stripe_events import WEBHOOK_SECRET
 
 BASE = "http://127.0.0.1:8000"
@@ -58,10 +58,12 @@ def _clock() -> Clock:
     return Clock()
 
 
+SETTINGS = Settings(stripe_webhook_secret=WEBHOOK_SECRET)
+
+
 @pytest.fixture(name="app")
 def _app(store: SQLiteProfiles, stand_in: OfflinePayments, clock: Clock) -> Iterator[App]:
-    deps = make_deps(settings=Settings(stripe_webhook_secret=WEBHOOK_SECRET))
-    app = App(replace(deps, payments=stand_in, profiles=store, clock=clock), threads=2)
+    app = App(make_router(profiles=store, settings=SETTINGS, stand_in=stand_in, clock=clock), threads=2)
     yield app
     app.executor.shutdown()
 
@@ -170,22 +172,19 @@ def test_the_event_goes_through_signature_verification(
     assert store.get("user-1") is not None
 
 
-def test_the_delivered_event_has_stripes_shape(
-    app: App, stand_in: OfflinePayments, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_delivered_event_has_stripes_shape(store: SQLiteProfiles, stand_in: OfflinePayments) -> None:
     """The event is a v1 snapshot event with the session's id, reference, email, mode and subscription."""
-    from handlers import routes
-
+    router: Router = make_router(FakePayments(), store, SETTINGS, now=time.time())
     seen: list[tuple[str, str | None, bytes]] = []
-    dispatch = routes.dispatch
 
-    def spy(request: Request, deps: Deps) -> Response:
+    def spy(request: Request) -> Response:
         seen.append((request.path, request.header("stripe-signature"), request.body))
-        return dispatch(request, deps)
+        return router.dispatch(request)
 
-    monkeypatch.setattr(routes, "dispatch", spy)
+    for prefix, methods in pages.routes(stand_in, spy).items():
+        router.add_prefix(prefix, methods)
     path = open_checkout(stand_in, User("user-1", "ada@example.com"))
-    request(app, "POST", path)
+    request(App(router, threads=1), "POST", path)
 
     [(webhook_path, header, body)] = seen
     assert webhook_path == "/api/webhook/stripe"
@@ -233,7 +232,7 @@ def test_unknown_offline_paths_are_404_json(app: App, method: str, path: str) ->
 def test_pages_are_404_with_real_stripe(stand_in: OfflinePayments) -> None:
     """With real Stripe behind the service the offline pages do not exist."""
     path = open_checkout(stand_in, None)
-    app = App(make_deps(FakePayments(), settings=Settings(stripe_webhook_secret=WEBHOOK_SECRET)), threads=1)
+    app = App(make_router(FakePayments(), settings=SETTINGS), threads=1)
 
     result = request(app, "GET", path)
 

@@ -1,10 +1,10 @@
-"""handlers.adapters.offline_payments: the stand-in's sessions, prices and completed events."""
+"""handlers.offline.payments: the stand-in's sessions, prices and completed events."""
 
 from __future__ import annotations
 
 import re
 
-from handlers.adapters.offline_payments import OfflinePayments
+from handlers.offline.payments import OfflinePayments
 
 PARAMS = {
     "mode": "payment",

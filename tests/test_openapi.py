@@ -9,14 +9,21 @@ from typing import Any
 
 import pytest
 
-from handlers import contract, routes
+from handlers import contract
+from handlers.app import API_ROUTES
+from handlers.asgi import App
 from handlers.openapi import SERVED_SCHEMAS
 from tests.asgi_client import call
-from tests.test_asgi import make_app
+from tests.fakes import make_router
 
 DOCUMENT: dict[str, Any] = json.loads((contract.schema_dir() / "openapi.json").read_text("utf-8"))
 SCHEMA_FILES = sorted(p.name for p in contract.schema_dir().glob("*.json") if p.name != "openapi.json")
 TEMPLATE = "/{schemaFile}"
+
+
+def make_app() -> App:
+    """The app over fakes."""
+    return App(make_router(), threads=2)
 
 
 def refs(node: Any) -> Iterator[str]:
@@ -68,7 +75,7 @@ def test_paths_and_methods_are_the_route_table() -> None:
     paths = {path: item for path, item in DOCUMENT["paths"].items() if path != TEMPLATE}
     documented = {(path, method.upper()) for path, item in paths.items() for method in item}
     documented |= {(f"/{name}", "GET") for name in SCHEMA_FILES}
-    routed = {(path, method) for path, methods in routes.ROUTES.items() for method in methods}
+    routed = {(path, method) for path, methods in API_ROUTES.items() for method in methods}
     assert documented == routed
     enum = DOCUMENT["paths"][TEMPLATE]["get"]["parameters"][0]["schema"]["enum"]
     assert sorted(enum) == sorted(SERVED_SCHEMAS) == SCHEMA_FILES
@@ -79,7 +86,7 @@ def test_response_schemas_are_the_ones_the_service_checks() -> None:
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
             route_path = f"/{SCHEMA_FILES[0]}" if path == TEMPLATE else path
-            route = routes.ROUTES[route_path][method.upper()]
+            route = API_ROUTES[route_path][method.upper()]
             for status, response in operation["responses"].items():
                 expected = route.ok_schema if int(status) < 400 else route.error_schema
                 assert body_schema(response) == expected, (path, method, status)

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from handlers.http import HTTPError, Request, Response
-from handlers.portal import create_portal
+from handlers.http import Request, Response
 from handlers.ports import PaymentsError, Profile
-from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_deps, make_token
+from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_router, make_token
 
 NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
 NO_ACCOUNT = {"error": "You don't have a billing account yet. Make a purchase first."}
@@ -28,11 +27,8 @@ def bearer(**claims: Any) -> tuple[str, str]:
 
 
 def run(request: Request, payments: FakePayments, profiles: FakeProfiles) -> Response:
-    """The handler's response, an HTTPError turned into its response as the router would."""
-    try:
-        return create_portal(request, make_deps(payments, profiles))
-    except HTTPError as exc:
-        return exc.to_response()
+    """The response the router makes of the handler's answer or error."""
+    return make_router(payments, profiles).dispatch(request)
 
 
 @pytest.fixture(name="payments")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -16,8 +15,7 @@ from responses import matchers
 from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.http import Request
 from handlers.ports import Profile, ProfileUpdate, StoreError
-from handlers.routes import dispatch
-from tests.fakes import USER_ID, make_deps, make_token
+from tests.fakes import USER_ID, make_router, make_token
 
 URL = "https://abcd.supabase.co"
 ANON = "anon-key-eyJhbGciOiJIUzI1NiJ9.anon"
@@ -243,7 +241,7 @@ def test_a_store_failure_is_a_500_without_keys_in_body_or_logs(
     """Through the portal, a failing read answers the documented 500; no key reaches the body or logs."""
     caplog.set_level(logging.DEBUG)
     mocked.get(PROFILES, body=requests.ConnectionError(f"apikey {ANON} Bearer {SERVICE}"))
-    deps = dataclasses.replace(make_deps(), profiles=store)
+    router = make_router(profiles=store)
     token = make_token()
     request = Request(
         "POST",
@@ -251,7 +249,7 @@ def test_a_store_failure_is_a_500_without_keys_in_body_or_logs(
         headers=(("authorization", f"Bearer {token}"), ("content-type", "application/json")),
         body=json.dumps({"returnUrl": "https://app.example.com/account"}).encode(),
     )
-    response = dispatch(request, deps)
+    response = router.dispatch(request)
     assert (response.status, response.body) == (
         500,
         {"error": "Billing information is unavailable right now. Please try again."},

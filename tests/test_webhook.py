@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from handlers.ports import PaymentsError, Profile, Profiles
 from handlers.settings import Settings
 from handlers.webhook import signature_header
 from tests.asgi_client import Result, call
-from tests.fakes import FakePayments, make_deps
+from tests.fakes import FakePayments, make_router
 from tests.stores import KINDS, empty_store
 from tests.stripe_events import (
     WEBHOOK_SECRET,
@@ -81,8 +80,7 @@ def _payments() -> FakePayments:
 
 def make_app(store: Profiles, payments: FakePayments, secret: str | None = WEBHOOK_SECRET) -> App:
     """The app over a real store and fake payments, with `secret` as STRIPE_WEBHOOK_SECRET."""
-    deps = make_deps(payments, settings=Settings(stripe_webhook_secret=secret))
-    return App(replace(deps, profiles=store), threads=2)
+    return App(make_router(payments, store, Settings(stripe_webhook_secret=secret)), threads=2)
 
 
 @pytest.fixture(name="app")

@@ -198,7 +198,7 @@ def _offline(offline_folder: Path) -> Iterator[Server]:
 def local_token(folder: Path, email: str) -> str:
     """What `scripts/token EMAIL` prints, run in the service's working folder."""
     done = subprocess.run(
-        [sys.executable, "-m", "handlers.local_token", email],
+        [sys.executable, "-m", "handlers.offline.local_token", email],
         env=offline_env(8000),
         cwd=folder,
         capture_output=True,

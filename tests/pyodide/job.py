@@ -52,14 +52,10 @@ def main(mode: str, pytest_args: list[str]) -> int:
 
 
 def first_request() -> tuple[int, str]:
-    """Build the handlers over in-memory adapters and answer one checkout, as a worker's first request."""
-    from handlers import edge
-    from handlers.adapters.offline_payments import OfflinePayments
-    from handlers.contract import Contract
-    from handlers.deps import Deps
+    """Build the service over in-memory adapters and answer one checkout, as a worker's first request."""
+    from handlers.app import create_edge
+    from handlers.offline.payments import OfflinePayments
     from handlers.ports import Outcome, Profile, ProfileUpdate
-    from handlers.session import HS256Keys, SessionReader
-    from handlers.settings import Settings
 
     class NoProfiles:
         def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
@@ -71,13 +67,9 @@ def first_request() -> tuple[int, str]:
         def ping(self) -> None:
             return None
 
-    settings = Settings(supabase_url="https://abcd.supabase.co", supabase_jwt_secret="secret-" * 6)
-    deps = Deps(
-        settings=settings,
-        contract=Contract.load(),
-        sessions=SessionReader(HS256Keys("secret-" * 6), settings.token_issuer, settings.auth_cookie_name),
-        payments=OfflinePayments("https://billing.example.com"),
-        profiles=NoProfiles(),
+    environ = {"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_JWT_SECRET": "secret-" * 6}
+    edge = create_edge(
+        environ, payments=OfflinePayments("https://billing.example.com"), profiles=NoProfiles()
     )
     body = {
         "priceId": "price_1",
@@ -86,6 +78,6 @@ def first_request() -> tuple[int, str]:
         "mode": "payment",
     }
     status, _, data = edge.handle(
-        "POST", "https://billing.example.com/api/stripe/create-checkout", {}, json.dumps(body).encode(), deps
+        "POST", "https://billing.example.com/api/stripe/create-checkout", {}, json.dumps(body).encode()
     )
     return status, data.decode()

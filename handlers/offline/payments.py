@@ -1,7 +1,4 @@
-"""An offline stand-in for Stripe, so the service runs on a fresh machine with no account.
-
-It makes no payment: it remembers sessions in memory and answers with local URLs.
-"""
+"""The stand-in for Stripe: no payment is made; sessions live in memory, their URLs are our own pages."""
 
 from __future__ import annotations
 
@@ -10,6 +7,9 @@ import secrets
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+CHECKOUT_PAGES = "/offline/checkout/"
+PORTAL_PAGES = "/offline/portal/"
 
 
 class OfflinePayments:
@@ -27,14 +27,14 @@ class OfflinePayments:
         session_id = "cs_offline_" + hashlib.sha256(key.encode()).hexdigest()[:24]
         with self._lock:
             self.checkout_sessions.setdefault(session_id, {"id": session_id, **params})
-        return f"{self._base_url}/offline/checkout/{session_id}"
+        return f"{self._base_url}{CHECKOUT_PAGES}{session_id}"
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         """Remember the portal session and return its local URL."""
         with self._lock:
             session_id = f"bps_offline_{len(self.portal_sessions) + 1}"
             self.portal_sessions[session_id] = {"customer": customer_id, "return_url": return_url}
-        return f"{self._base_url}/offline/portal/{session_id}"
+        return f"{self._base_url}{PORTAL_PAGES}{session_id}"
 
     def checkout_price(self, session_id: str) -> str | None:
         """The price the session was created with, as Stripe's line items would give it."""

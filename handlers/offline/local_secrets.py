@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from .settings import Settings, SettingsError
+from ..settings import Settings, SettingsError
 
 log = logging.getLogger("handlers")
 

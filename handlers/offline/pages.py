@@ -1,50 +1,46 @@
-"""The offline Stripe stand-in's pages: a checkout that pays and notifies the webhook, and a portal.
+"""The offline stand-in's pages: a checkout that pays and notifies the webhook, and a portal.
 
-They exist only when the service runs without STRIPE_SECRET_KEY; with real Stripe they answer 404.
+Routed only when the service runs the stand-in (no STRIPE_SECRET_KEY): `routes()` is what the
+composition root adds then.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from html import escape
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from urllib.parse import parse_qs
 
-from .deps import Deps
-from .http import HTTPError, Request, Response
-from .webhook import NOT_CONFIGURED, PATH, signature_header
+from ..contract import ERROR
+from ..deps import Deps
+from ..http import HTTPError, Request, Response
+from ..router import NOT_FOUND, Route, route
+from ..webhook import NOT_CONFIGURED, PATH, signature_header
+from .payments import CHECKOUT_PAGES, PORTAL_PAGES, OfflinePayments
 
 log = logging.getLogger("handlers.offline")
 
-NOT_FOUND = "Not found"
 HTML = (("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store"))
+# How a page hands the signed event to the webhook route: the router's own dispatch.
+Deliver = Callable[[Request], Response]
 
 
-@runtime_checkable
-class StandIn(Protocol):
-    """What the pages need from the offline payments stand-in."""
-
-    def checkout_session(self, session_id: str) -> dict[str, Any] | None:
-        """A checkout session it created, or None."""
-        ...
-
-    def portal_session(self, session_id: str) -> dict[str, Any] | None:
-        """A portal session it created, or None."""
-        ...
-
-    def completed_event(self, session_id: str, email: str | None, created: int) -> dict[str, Any] | None:
-        """The `checkout.session.completed` event for paying that session."""
-        ...
-
-    def mark_complete(self, session_id: str) -> None:
-        """Remember that the session was paid."""
-        ...
+def routes(stand_in: OfflinePayments, deliver: Deliver) -> dict[str, dict[str, Route]]:
+    """The pages' routes by path prefix (one id segment follows), for the composition root to add."""
+    return {
+        CHECKOUT_PAGES: {
+            "GET": _page_route(lambda request, deps: checkout_page(request, deps, stand_in)),
+            "POST": _page_route(lambda request, deps: pay(request, deps, stand_in, deliver)),
+        },
+        PORTAL_PAGES: {"GET": _page_route(lambda request, deps: portal_page(request, deps, stand_in))},
+    }
 
 
-def checkout_page(request: Request, deps: Deps) -> Response:
+def checkout_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Response:
     """GET /offline/checkout/<id>: the session and a Pay button (HTML); 404 "Not found" for an unknown id."""
-    session_id, session = _checkout(request, deps)
+    session_id, session = _checkout(request, stand_in)
     if session.get("status") == "complete":
         link = _attr(_success_url(session, session_id))
         body = f'<p>This checkout is paid.</p><p><a href="{link}">Continue</a></p>'
@@ -62,16 +58,15 @@ def checkout_page(request: Request, deps: Deps) -> Response:
     return _page("Offline checkout", body)
 
 
-def pay(request: Request, deps: Deps) -> Response:
+def pay(request: Request, deps: Deps, stand_in: OfflinePayments, deliver: Deliver) -> Response:
     """POST /offline/checkout/<id>: pay, deliver a signed `checkout.session.completed` to the webhook, 303.
 
     - 303 to the session's success_url ({CHECKOUT_SESSION_ID} filled in) once the webhook answered 200
-    - 404 "Not found" for an unknown session (or when not offline)
+    - 404 "Not found" for an unknown session
     - 502 "The webhook answered <status>: <error>" when the service's own webhook refused the event
     The form may carry `email` for a checkout that had none. Paying a paid session only redirects.
     """
-    session_id, session = _checkout(request, deps)
-    stand_in = _stand_in(deps)
+    session_id, session = _checkout(request, stand_in)
     if session.get("status") != "complete":
         form = parse_qs(request.body.decode("utf-8", "replace"))
         email = (form.get("email") or [""])[0].strip() or None
@@ -79,14 +74,14 @@ def pay(request: Request, deps: Deps) -> Response:
         event = stand_in.completed_event(session_id, email, now)
         if event is None:
             raise HTTPError(404, NOT_FOUND)
-        _deliver(event, now, request, deps)
+        _deliver(event, now, request, deps, deliver)
         stand_in.mark_complete(session_id)
     return Response(303, b"", (("location", _success_url(session, session_id)), *HTML))
 
 
-def portal_page(request: Request, deps: Deps) -> Response:
+def portal_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Response:
     """GET /offline/portal/<id>: says it is the offline portal, with a link back (HTML); 404 "Not found"."""
-    session = _stand_in(deps).portal_session(_last_segment(request))
+    session = stand_in.portal_session(_last_segment(request))
     if session is None:
         raise HTTPError(404, NOT_FOUND)
     body = (
@@ -97,10 +92,8 @@ def portal_page(request: Request, deps: Deps) -> Response:
     return _page("Offline billing portal", body)
 
 
-def _deliver(event: dict[str, Any], now: int, request: Request, deps: Deps) -> None:
+def _deliver(event: dict[str, Any], now: int, request: Request, deps: Deps, deliver: Deliver) -> None:
     """Sign the event as Stripe does and hand it to the webhook route, signature check included."""
-    from .routes import dispatch  # here: the route table imports this module
-
     secret = deps.settings.stripe_webhook_secret
     if not secret:
         raise HTTPError(500, NOT_CONFIGURED)
@@ -109,25 +102,23 @@ def _deliver(event: dict[str, Any], now: int, request: Request, deps: Deps) -> N
         ("content-type", "application/json"),
         ("stripe-signature", signature_header(payload, secret, now)),
     )
-    answer = dispatch(Request("POST", PATH, headers, payload, request_id=request.request_id), deps)
+    answer = deliver(Request("POST", PATH, headers, payload, request_id=request.request_id))
     if answer.status != 200:
         error = answer.body.get("error") if isinstance(answer.body, dict) else None
         log.warning("offline checkout: the webhook answered %s event=%s", answer.status, event["id"])
         raise HTTPError(502, f"The webhook answered {answer.status}: {error}")
 
 
-def _checkout(request: Request, deps: Deps) -> tuple[str, dict[str, Any]]:
+def _page_route(handler: Callable[[Request, Deps], Response]) -> Route:
+    return route(handler, ok_schema=ERROR, error_schema=ERROR, page=True)
+
+
+def _checkout(request: Request, stand_in: OfflinePayments) -> tuple[str, dict[str, Any]]:
     session_id = _last_segment(request)
-    session = _stand_in(deps).checkout_session(session_id)
+    session = stand_in.checkout_session(session_id)
     if session is None:
         raise HTTPError(404, NOT_FOUND)
     return session_id, session
-
-
-def _stand_in(deps: Deps) -> StandIn:
-    if not isinstance(deps.payments, StandIn):
-        raise HTTPError(404, NOT_FOUND)
-    return deps.payments
 
 
 def _last_segment(request: Request) -> str:

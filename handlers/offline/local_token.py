@@ -1,4 +1,4 @@
-"""`python -m handlers.local_token EMAIL`: print a session token the locally running service accepts.
+"""`python -m handlers.offline.local_token EMAIL`: print a session token the locally running service accepts.
 
 For trying the service without a Supabase project: the token is signed with SUPABASE_JWT_SECRET when
 set, else (offline mode) with the local secret `scripts/serve` uses. The user id is derived from the email.
@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import jwt
 
+from ..session import AUDIENCE
+from ..settings import Settings, SettingsError
 from .local_secrets import JWT_SECRET_FILE, local_jwt_secret
-from .session import AUDIENCE
-from .settings import Settings, SettingsError
 
 NAMESPACE = uuid.UUID("6f1c3b52-8a57-4d55-9b8e-4c0de0b1a1e5")
 
