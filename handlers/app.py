@@ -66,7 +66,7 @@ class Overrides(TypedDict, total=False):
 def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Overrides]) -> App:
     """The ASGI app from the environment; a bad setting stops start-up with its name."""
     settings = _configured(lambda: Settings.from_env(os.environ if environ is None else environ))
-    return App(_configured(lambda: build_router(settings, **overrides)), threads=settings.worker_threads)
+    return App(_configured(lambda: build_router(settings, **overrides)))
 
 
 def create_edge(

@@ -27,10 +27,12 @@ class ClientGone(Exception):
 class App:
     """An ASGI application over a Router."""
 
-    def __init__(self, router: Router, *, threads: int = 64) -> None:
+    def __init__(self, router: Router, *, threads: int | None = None) -> None:
+        """`threads` handler threads, by default the WORKER_THREADS setting."""
         self.router = router
         # Sized on purpose: the default pool would let only cpu_count + 4 Stripe calls overlap.
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="handler")
+        workers = threads or router.deps.settings.worker_threads
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

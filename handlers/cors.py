@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from .http import Headers, Request, Response
+from .session import is_session_cookie
 from .settings import origin_of
 
 CROSS_SITE = "Cross-site request refused"
 ALLOW_HEADERS = "authorization, content-type, idempotency-key, x-request-id"
 MAX_AGE = "600"
-_ANY_AUTH_COOKIE = re.compile(r"sb-[^.]+-auth-token(\.\d+)?")
 
 
 class CORS:
@@ -68,13 +67,7 @@ class CORS:
         )
 
     def _has_session_cookie(self, request: Request) -> bool:
-        for name in request.cookies():
-            if self._cookie_name is not None:
-                if name == self._cookie_name or re.fullmatch(re.escape(self._cookie_name) + r"\.\d+", name):
-                    return True
-            elif _ANY_AUTH_COOKIE.fullmatch(name):
-                return True
-        return False
+        return any(is_session_cookie(name, self._cookie_name) for name in request.cookies())
 
 
 def _header(headers: Headers, name: str) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,7 @@ class ProfileUpdate:
 
 
 Outcome = Literal["applied", "duplicate", "stale", "unmatched"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from .ports import InvalidToken, SigningKeys, User, VerificationKey
 
 AUDIENCE = "authenticated"
 VERIFIED_TOKENS_KEPT = 4096
+# What @supabase/ssr names a session cookie when no name is configured; chunks add ".0", ".1", ...
 _ANY_AUTH_COOKIE = re.compile(r"sb-[^.]+-auth-token")
+_CHUNK = re.compile(r"\.\d+$")
 
 
 class NotSignedIn(Exception):
@@ -151,8 +153,15 @@ def session_from_cookies(cookies: Mapping[str, str], name: str | None) -> dict[s
     return None
 
 
+def is_session_cookie(cookie: str, name: str | None) -> bool:
+    """Whether `cookie` holds (a chunk of) the session cookie `name`, or of any `sb-*-auth-token`."""
+    if name is not None:
+        return cookie == name or _CHUNK.sub("", cookie) == name
+    return _base_name(cookie) is not None
+
+
 def _base_name(cookie: str) -> str | None:
-    base = cookie.rsplit(".", 1)[0] if re.search(r"\.\d+$", cookie) else cookie
+    base = _CHUNK.sub("", cookie)
     return base if _ANY_AUTH_COOKIE.fullmatch(base) else None
 
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-DEFAULT_DATABASE_URL = "sqlite:///var/profiles.sqlite3"
-
 N = TypeVar("N", int, float)
 
 
@@ -28,7 +26,7 @@ class Settings:
     supabase_url: str | None = None
     supabase_jwt_secret: str | None = field(default=None, repr=False)
     supabase_auth_cookie: str | None = None
-    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    database_url: str = field(default="sqlite:///var/profiles.sqlite3", repr=False)
     allowed_redirect_origins: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
@@ -53,25 +51,26 @@ class Settings:
         if key is not None and not re.fullmatch(r"(sk|rk)_[A-Za-z0-9_]+", key):
             raise SettingsError("STRIPE_SECRET_KEY must be a Stripe secret key (sk_... or rk_...)")
         supabase_url = _http_url(environ, "SUPABASE_URL")
+        default = cls()  # the defaults are the fields' own
         return cls(
             stripe_secret_key=key,
             stripe_api_base=_http_url(environ, "STRIPE_API_BASE"),
-            stripe_timeout=_number(environ, "STRIPE_TIMEOUT", 10.0, float, 0.1, 600),
-            stripe_max_retries=_number(environ, "STRIPE_MAX_RETRIES", 2, int, 0, 10),
+            stripe_timeout=_number(environ, "STRIPE_TIMEOUT", default.stripe_timeout, 0.1, 600),
+            stripe_max_retries=_number(environ, "STRIPE_MAX_RETRIES", default.stripe_max_retries, 0, 10),
             supabase_url=supabase_url.rstrip("/") if supabase_url else None,
             supabase_jwt_secret=text("SUPABASE_JWT_SECRET"),
             supabase_auth_cookie=text("SUPABASE_AUTH_COOKIE"),
-            database_url=_database_url(environ),
+            database_url=_database_url(environ, default.database_url),
             allowed_redirect_origins=_origins(environ, "ALLOWED_REDIRECT_ORIGINS"),
-            host=text("HOST") or "127.0.0.1",
-            port=_number(environ, "PORT", 8000, int, 1, 65535),
-            max_body_bytes=_number(environ, "MAX_BODY_BYTES", 64 * 1024, int, 1024, 16 * 2**20),
-            worker_threads=_number(environ, "WORKER_THREADS", 64, int, 1, 1024),
+            host=text("HOST") or default.host,
+            port=_number(environ, "PORT", default.port, 1, 65535),
+            max_body_bytes=_number(environ, "MAX_BODY_BYTES", default.max_body_bytes, 1024, 16 * 2**20),
+            worker_threads=_number(environ, "WORKER_THREADS", default.worker_threads, 1, 1024),
             stripe_webhook_secret=_webhook_secret(environ),
-            stripe_retry_delay=_number(environ, "STRIPE_RETRY_DELAY", 0.5, float, 0, 60),
+            stripe_retry_delay=_number(environ, "STRIPE_RETRY_DELAY", default.stripe_retry_delay, 0, 60),
             supabase_anon_key=text("SUPABASE_ANON_KEY"),
             supabase_service_role_key=text("SUPABASE_SERVICE_ROLE_KEY"),
-            supabase_timeout=_number(environ, "SUPABASE_TIMEOUT", 5.0, float, 0.1, 60),
+            supabase_timeout=_number(environ, "SUPABASE_TIMEOUT", default.supabase_timeout, 0.1, 60),
             allowed_origins=_origins(environ, "ALLOWED_ORIGINS"),
         )
 
@@ -109,12 +108,12 @@ def _http_url(environ: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _number(environ: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N) -> N:
+def _number(environ: Mapping[str, str], name: str, default: N, low: N, high: N) -> N:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = kind(raw)
+        value = type(default)(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
     if not low <= value <= high:
@@ -122,8 +121,8 @@ def _number(environ: Mapping[str, str], name: str, default: N, kind: type[N], lo
     return value
 
 
-def _database_url(environ: Mapping[str, str]) -> str:
-    value = environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+def _database_url(environ: Mapping[str, str], default: str) -> str:
+    value = environ.get("DATABASE_URL", "").strip() or default
     if value == "supabase":
         for name in ("SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY"):
             if not environ.get(name, "").strip():

@@ -17,7 +17,7 @@ from jwt.exceptions import InvalidSubjectError
 
 from handlers.http import Request
 from handlers.ports import InvalidToken, KeysUnavailable, User, VerificationKey
-from handlers.session import HS256Keys, NoKeys, NotSignedIn, SessionReader
+from handlers.session import HS256Keys, NoKeys, NotSignedIn, SessionReader, is_session_cookie
 from handlers.settings import Settings
 from tests.fakes import COOKIE, ISSUER, SECRET, USER_ID, cookie_header, make_token
 
@@ -534,3 +534,23 @@ def test_a_bearer_token_with_a_nested_header_is_not_signed_in() -> None:
     reader = SessionReader(HS256Keys(SECRET), ISSUER, COOKIE)
     with pytest.raises(NotSignedIn):
         reader.verify(f"{head}.e30.c2ln")
+
+
+@pytest.mark.parametrize(
+    ("cookie", "name", "expected"),
+    [
+        pytest.param("sb-abcd-auth-token", None, True, id="any-whole"),
+        pytest.param("sb-abcd-auth-token.3", None, True, id="any-chunk"),
+        pytest.param("sb-abcd-auth-token-code-verifier", None, False, id="any-pkce-verifier"),
+        pytest.param("sb-a.b-auth-token", None, False, id="any-dot-in-ref"),
+        pytest.param("sb-abcd-auth-token.0.1", None, False, id="any-chunk-of-chunk"),
+        pytest.param("theme", None, False, id="any-unrelated"),
+        pytest.param("my-session", "my-session", True, id="named-whole"),
+        pytest.param("my-session.12", "my-session", True, id="named-chunk"),
+        pytest.param("sb-abcd-auth-token", "my-session", False, id="named-other-supabase-cookie"),
+        pytest.param("my-session.x", "my-session", False, id="named-not-a-chunk"),
+    ],
+)
+def test_is_session_cookie(cookie: str, name: str | None, expected: bool) -> None:
+    """The one rule for which cookies carry the session: the named one and its chunks, else any sb-*."""
+    assert is_session_cookie(cookie, name) is expected

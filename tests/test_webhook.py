@@ -20,7 +20,8 @@ import pytest
 from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.asgi import App
-from handlers.ports import PaymentsError, Profile, Profiles
+from handlers.contract import schema_dir
+from handlers.ports import OUTCOMES, PaymentsError, Profile, Profiles
 from handlers.settings import Settings
 from handlers.webhook import signature_header
 from tests.asgi_client import Result, call
@@ -496,3 +497,9 @@ def test_importing_the_webhook_does_not_import_stripe() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
     assert done.stdout.strip() == "False"
+
+
+def test_the_outcomes_are_the_documented_ones() -> None:
+    """What a store may answer, plus "ignored", is exactly the schema's list of outcomes."""
+    schema = json.loads((schema_dir() / "webhook.response.json").read_text("utf-8"))
+    assert [*OUTCOMES, "ignored"] == schema["properties"]["outcome"]["enum"]

@@ -14,9 +14,8 @@ import psycopg
 import psycopg.conninfo
 import psycopg_pool
 
-from ..ports import Outcome, Profile, ProfileUpdate, StoreError
+from ..ports import OUTCOMES, Outcome, Profile, ProfileUpdate, StoreError
 
-OUTCOMES = ("applied", "duplicate", "stale", "unmatched")
 _SELECT = "SELECT id::text, email, customer_id, price_id, has_access FROM public.profiles WHERE id = %s"
 _APPLY = "SELECT public.apply_stripe_event(%s, %s, %s, %s, %s, %s, %s)"
 
