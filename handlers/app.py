@@ -178,7 +178,7 @@ def _profiles(settings: Settings) -> Profiles:
 
 def _edge_profiles(settings: Settings) -> Profiles:
     if settings.database_url != "supabase":
-        raise SettingsError("DATABASE_URL must be supabase at the edge: it has no TCP and keeps no files")
+        raise SettingsError("DATABASE_URL must be supabase at the edge (no TCP, no files there)")
     return _supabase_profiles(settings)
 
 

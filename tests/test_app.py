@@ -1,0 +1,175 @@
+"""handlers.app: what the composition roots build from the settings, for the ASGI host and for the edge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from handlers.adapters.fetch_http import FetchStripePayments
+from handlers.adapters.jwks_keys import JWKSKeys, KeyChain
+from handlers.adapters.postgres_profiles import PostgresProfiles
+from handlers.adapters.sqlite_profiles import SQLiteProfiles
+from handlers.adapters.stripe_payments import StripePayments
+from handlers.adapters.supabase_profiles import SupabaseProfiles
+from handlers.app import build_router, create_app, create_edge
+from handlers.http import Request
+from handlers.offline.payments import OfflinePayments
+from handlers.session import HS256Keys, NoKeys
+from handlers.settings import Settings
+from tests.fake_fetch import FakeFetch
+from tests.fakes import FakeProfiles
+
+EDGE = {
+    "STRIPE_SECRET_KEY": "sk_test_edge0123456789",
+    "DATABASE_URL": "supabase",
+    "SUPABASE_URL": "https://abcd.supabase.co",
+    "SUPABASE_ANON_KEY": "anon",
+    "SUPABASE_SERVICE_ROLE_KEY": "service",
+    "SUPABASE_JWT_SECRET": "edge-secret-that-is-long-enough-for-hs256",
+}
+CHECKOUT_BODY = {
+    "priceId": "price_1",
+    "successUrl": "https://app.example.com/ok",
+    "cancelUrl": "https://app.example.com/no",
+    "mode": "payment",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "kind"),
+    [
+        pytest.param(
+            {"DATABASE_URL": "postgresql://billing:pw@127.0.0.1:1/app"}, PostgresProfiles, id="postgresql"
+        ),
+        pytest.param({"DATABASE_URL": "postgres://billing@127.0.0.1:1/app"}, PostgresProfiles, id="postgres"),
+        pytest.param(
+            {
+                "DATABASE_URL": "supabase",
+                "SUPABASE_URL": "https://abcd.supabase.co",
+                "SUPABASE_ANON_KEY": "anon",
+                "SUPABASE_SERVICE_ROLE_KEY": "service",
+            },
+            SupabaseProfiles,
+            id="supabase",
+        ),
+    ],
+)
+def test_database_url_selects_the_store_without_io(environ: dict[str, str], kind: type) -> None:
+    """postgresql:// and supabase build their stores without connecting (port 1 is closed)."""
+    router = build_router(Settings.from_env(environ))
+    assert isinstance(router.deps.profiles, kind)
+
+
+def test_sqlite_stays_the_default(tmp_path: Path) -> None:
+    """A sqlite:/// URL builds and creates the SQLite store, as before."""
+    router = build_router(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"}))
+    assert isinstance(router.deps.profiles, SQLiteProfiles)
+    assert (tmp_path / "p.sqlite3").exists()
+
+
+def test_supabase_url_adds_the_jwks_beside_the_secret() -> None:
+    """With SUPABASE_URL and a secret, HS256 and JWKS keys are both used."""
+    router = build_router(
+        Settings.from_env({"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_JWT_SECRET": "s"})
+    )
+    keys = router.deps.sessions._keys
+    assert isinstance(keys, KeyChain)
+    assert isinstance(keys._hs256, HS256Keys)
+    assert isinstance(keys._jwks, JWKSKeys)
+    assert keys._jwks.url == "https://abcd.supabase.co/auth/v1/.well-known/jwks.json"
+
+
+def test_supabase_store_without_its_keys_stops_start_up() -> None:
+    """DATABASE_URL=supabase without the service key stops start-up naming the variable."""
+    with pytest.raises(SystemExit) as info:
+        create_app(
+            {"DATABASE_URL": "supabase", "SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_ANON_KEY": "a"}
+        )
+    assert info.value.code == "configuration error: DATABASE_URL=supabase needs SUPABASE_SERVICE_ROLE_KEY"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("postgresql://postgres:Xy7%zz-secret@127.0.0.1:1/postgres", id="bad-percent-escape"),
+        pytest.param("postgresql://postgres:s3cr3t/x@db.example.com/app", id="unencoded-slash"),
+    ],
+)
+def test_unreadable_postgres_url_stops_start_up_without_echoing_it(url: str) -> None:
+    """A DATABASE_URL libpq cannot read stops start-up with a message that quotes none of it."""
+    with pytest.raises(SystemExit) as stopped:
+        create_app({"DATABASE_URL": url})
+    message = str(stopped.value)
+    assert message.startswith("configuration error: DATABASE_URL is not a PostgreSQL URL libpq can read")
+    assert "secret" not in message and "s3cr3t" not in message
+
+
+def test_create_edge_builds_fetch_payments_supabase_profiles_and_hs256_keys() -> None:
+    """The edge's root: Stripe through fetch, profiles through Supabase REST, HS256 sessions only."""
+    deps = create_edge(EDGE, FakeFetch()).router.deps
+    assert isinstance(deps.payments, FetchStripePayments)
+    assert isinstance(deps.profiles, SupabaseProfiles)
+    assert isinstance(deps.sessions._keys, HS256Keys)
+
+
+def test_create_edge_answers_through_fetch() -> None:
+    """A checkout through create_edge's Edge reaches Stripe through the given fetch and answers its URL."""
+    fetch = FakeFetch(
+        (200, {"id": "cs_1", "object": "checkout.session", "url": "https://checkout.stripe.com/e"})
+    )
+    edge = create_edge(EDGE, fetch, profiles=FakeProfiles())
+    status, _, body = edge.handle(
+        "POST",
+        "https://billing.example.com/api/stripe/create-checkout",
+        {},
+        json.dumps(CHECKOUT_BODY).encode(),
+    )
+    assert (status, json.loads(body)) == (200, {"url": "https://checkout.stripe.com/e"})
+    assert [sent.url for sent in fetch.sent] == ["https://api.stripe.com/v1/checkout/sessions"]
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        pytest.param(
+            "STRIPE_SECRET_KEY",
+            "configuration error: STRIPE_SECRET_KEY is not set, and the edge has no offline stand-in",
+            id="no-stripe-key",
+        ),
+        pytest.param(
+            "DATABASE_URL",
+            "configuration error: DATABASE_URL must be supabase at the edge (no TCP, no files there)",
+            id="not-supabase",
+        ),
+    ],
+)
+def test_create_edge_refuses_what_the_edge_cannot_run(drop: str, message: str) -> None:
+    """Without a Stripe key or with a store the edge cannot reach, start-up stops naming the variable."""
+    environ = {name: value for name, value in EDGE.items() if name != drop}
+    with pytest.raises(SystemExit) as stopped:
+        create_edge(environ, FakeFetch())
+    assert stopped.value.code == message
+
+
+def test_create_edge_without_a_jwt_secret_verifies_no_session() -> None:
+    """At the edge only HS256 verifies: without the secret no session does."""
+    environ = {name: value for name, value in EDGE.items() if name != "SUPABASE_JWT_SECRET"}
+    assert isinstance(create_edge(environ, FakeFetch()).router.deps.sessions._keys, NoKeys)
+
+
+def test_offline_mode_routes_the_stand_ins_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a Stripe key the stand-in is the payments and its pages are routed; with one they are not."""
+    monkeypatch.chdir(tmp_path)  # offline mode keeps its local JWT secret under ./var
+    database = f"sqlite:///{tmp_path}/p.sqlite3"
+    offline = build_router(Settings.from_env({"DATABASE_URL": database}))
+    assert isinstance(offline.deps.payments, OfflinePayments)
+    url = offline.deps.payments.create_portal_session("cus_1", "https://app.example.com/account")
+    page = Request("GET", url.removeprefix("http://127.0.0.1:8000"))
+    assert offline.dispatch(page).status == 200
+    assert (tmp_path / "var" / "local-jwt-secret").exists()
+
+    real = build_router(Settings.from_env({"DATABASE_URL": database, "STRIPE_SECRET_KEY": "sk_test_1"}))
+    assert isinstance(real.deps.payments, StripePayments)
+    assert real.dispatch(page).status == 404
