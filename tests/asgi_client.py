@@ -16,6 +16,7 @@ class Result:
     status: int
     headers: dict[str, str]
     body: bytes
+    pairs: list[tuple[str, str]]  # the headers as sent, in order, repeats kept
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -28,6 +29,7 @@ async def call(
     body: bytes | list[bytes] = b"",
     headers: dict[str, str] | None = None,
     client: tuple[str, int] = ("203.0.113.7", 50000),
+    query: str = "",
 ) -> Result:
     """Send one HTTP request through `app`; a list body is sent as several chunks."""
     chunks = body if isinstance(body, list) else [body]
@@ -49,15 +51,17 @@ async def call(
         "http_version": "1.1",
         "method": method,
         "path": path,
-        "query_string": b"",
+        "query_string": query.encode("latin-1"),
         "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
         "client": client,
     }
     await app(scope, receive, send)
     start = sent[0]
     assert start["type"] == "http.response.start"
+    pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
     return Result(
         status=start["status"],
-        headers={k.decode(): v.decode() for k, v in start["headers"]},
+        headers=dict(pairs),
         body=b"".join(m.get("body", b"") for m in sent[1:]),
+        pairs=pairs,
     )

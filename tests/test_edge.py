@@ -6,13 +6,16 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from handlers.adapters.fetch_http import FetchStripePayments
 from handlers.edge import Edge
-from handlers.ports import Profile
+from handlers.offline.payments import OfflinePayments
+from handlers.ports import Profile, StoreError
 from handlers.router import Router
 from handlers.settings import Settings
 from tests.fake_fetch import FakeFetch
@@ -26,9 +29,14 @@ from tests.fakes import (
     make_router,
     make_token,
 )
+from tests.stripe_events import WEBHOOK_SECRET, signature
+from tests.stripe_events import event as stripe_event
 
 CHECKOUT = "/api/stripe/create-checkout"
 PORTAL = "/api/stripe/create-portal"
+WEBHOOK = "/api/webhook/stripe"
+BASE = "http://127.0.0.1:8000"
+APP_ORIGIN = "https://app.example.com"
 GOOD = {
     "priceId": "price_1",
     "successUrl": "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}",
@@ -287,27 +295,107 @@ def test_stripe_error_through_the_fetch_transport_is_documented_500() -> None:
     assert (status, body) == (500, {"error": "No such price: 'price_1'"})
 
 
-@pytest.mark.skipif(sys.platform == "emscripten", reason="the ASGI shim's thread pool needs threads")
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        pytest.param("POST", CHECKOUT, json.dumps(GOOD).encode(), id="200"),
-        pytest.param("POST", CHECKOUT, b"{}", id="400"),
-        pytest.param("POST", PORTAL, b"{}", id="401"),
-        pytest.param("GET", CHECKOUT, b"", id="405"),
-        pytest.param("GET", "/nope", b"", id="404"),
-        pytest.param("POST", CHECKOUT, b"[" + b" " * 2000 + b"]", id="413"),
-    ],
-)
-def test_same_answer_as_the_asgi_shim(method: str, path: str, body: bytes) -> None:
-    """The edge entry and the ASGI shim answer the same status, headers and bytes."""
+class ParityProfiles(FakeProfiles):
+    """USER_ID has a customer; "down" is a store failure, "boom" a bug; applying any event fails."""
+
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
+        if user_id == "down":
+            raise StoreError("store is down")
+        if user_id == "boom":
+            raise RuntimeError("a bug in the store")
+        return super().get(user_id, access_token)
+
+
+def parity_router(now: float) -> Router:
+    """A world for the parity test: offline stand-in with pages, CORS, webhook secret, 1 KiB limit."""
+    settings = Settings(
+        supabase_url=SUPABASE_URL,
+        supabase_jwt_secret=SECRET,
+        allowed_origins=(APP_ORIGIN,),
+        max_body_bytes=1024,
+        stripe_webhook_secret=WEBHOOK_SECRET,
+    )
+    profiles = ParityProfiles(Profile(USER_ID, customer_id="cus_1"))
+    return make_router(profiles=profiles, settings=settings, stand_in=OfflinePayments(BASE), now=now)
+
+
+def test_the_asgi_shim_and_the_edge_send_the_same_bytes() -> None:
+    """Varied requests through the ASGI shim and through the edge entry: status, headers, body identical.
+
+    Two worlds built alike take the same requests in the same order, so state (offline sessions, portal
+    session counters) moves in step; every request fixes its X-Request-Id so the ids match.
+    """
+    if sys.platform == "emscripten":
+        pytest.skip("the ASGI shim's thread pool needs threads")
     from handlers.asgi import App
     from tests.asgi_client import call
 
-    router = small()
-    shim = asyncio.run(call(App(router, threads=2), method, path, body, {"X-Request-Id": "same"}))
-    status, headers, data = Edge(router).handle(method, path, {"X-Request-Id": "same"}, body)
-    assert (status, dict(headers), data) == (shim.status, shim.headers, shim.body)
+    now = float(int(time.time()))
+    app = App(parity_router(now), threads=2)
+    edge = Edge(parity_router(now))
+    statuses: list[int] = []
+
+    def both(method: str, url: str, headers: dict[str, str] | None = None, body: Any = b"") -> bytes:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        sent = {"X-Request-Id": f"parity-{len(statuses)}", **(headers or {})}
+        parts = urlsplit(url)
+        shim = asyncio.run(
+            call(app, method, unquote(parts.path), raw, sent, ("203.0.113.7", 50000), parts.query)
+        )
+        status, pairs, data = edge.handle(method, url, sent, raw, client="203.0.113.7")
+        assert (status, pairs, data) == (shim.status, shim.pairs, shim.body), (method, url)
+        statuses.append(status)
+        return data
+
+    bearer = {"Authorization": f"Bearer {make_token()}"}
+    cookie = cookie_header(make_token())
+    event = stripe_event("invoice.paid", {"id": "in_1", "object": "invoice", "customer": "cus_1"})
+    checkout_url = json.loads(both("POST", CHECKOUT, None, GOOD))["url"]
+    both("POST", CHECKOUT, bearer, GOOD)
+    both("post", f"https://billing.example.com{CHECKOUT}?utm=x", None, GOOD)
+    both("POST", CHECKOUT, None, {})
+    both("POST", CHECKOUT, None, b'{"priceId": ')
+    both("POST", CHECKOUT, None, [])
+    both("POST", CHECKOUT, None, without(mode="setup"))
+    both("POST", CHECKOUT, None, without(successUrl="/relative"))
+    both("POST", CHECKOUT, {"Authorization": f"Bearer {make_token(sub='down')}"}, GOOD)
+    both("POST", CHECKOUT, {"Authorization": f"Bearer {make_token(sub='boom')}"}, GOOD)
+    both("POST", CHECKOUT, None, b"{" + b" " * 1100 + b"}")
+    both("POST", CHECKOUT, {"Content-Length": "5000"}, b"{}")
+    both("GET", CHECKOUT)
+    both("GET", "/api/stripe/create%2Dcheckout")
+    both("POST", PORTAL, None, RETURN)
+    both(
+        "POST",
+        PORTAL,
+        {"Authorization": f"Bearer {make_token(secret='another-project-secret-that-is-long-enough!')}"},
+        RETURN,
+    )
+    both("POST", PORTAL, bearer, {})
+    portal_url = json.loads(both("POST", PORTAL, bearer, RETURN))["url"]
+    both("POST", PORTAL, {"Cookie": cookie, "Origin": "https://evil.example", "Host": "api.example"}, RETURN)
+    both("POST", PORTAL, {"Cookie": cookie, "Origin": APP_ORIGIN}, RETURN)
+    both("OPTIONS", PORTAL, {"Origin": APP_ORIGIN, "Access-Control-Request-Method": "POST"})
+    both("OPTIONS", PORTAL, {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    both("OPTIONS", "/offline/portal/bps_offline_1", {"Origin": APP_ORIGIN})
+    both("GET", "/nope", {"Origin": APP_ORIGIN})
+    both("GET", "/healthz")
+    both("GET", "https://billing.example.com/healthz?verbose=1")
+    both("GET", "/openapi.json")
+    both("GET", "/error.json")
+    both("POST", "/openapi.json", None, {})
+    both("POST", WEBHOOK, None, event)
+    both("POST", WEBHOOK, {"Stripe-Signature": "t=1,v1=00"}, event)
+    both("POST", WEBHOOK, {"Stripe-Signature": signature(b"[]")}, b"[]")
+    both("POST", WEBHOOK, {"Stripe-Signature": signature(event)}, event)
+    page = urlsplit(checkout_url).path
+    both("GET", page)
+    both("POST", page, {"Content-Type": "application/x-www-form-urlencoded"}, b"email=ada%40example.com")
+    both("GET", urlsplit(portal_url).path)
+    both("GET", "/offline/portal/bps_offline_99")
+
+    assert len(statuses) >= 30
+    assert {200, 204, 400, 401, 403, 404, 405, 413, 500, 502} <= set(statuses)
 
 
 def test_cross_site_cookie_post_is_refused_as_by_the_asgi_shim() -> None:
