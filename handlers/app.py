@@ -2,9 +2,7 @@
 
 The only module that knows the adapters and the offline stand-in. Each adapter is imported where it is
 chosen, so a deployment loads only the drivers it uses; tests and other hosts may hand in their own.
-
-Run it under any ASGI host: `hypercorn 'handlers.app:create_app()'` or
-`uvicorn --factory handlers.app:create_app`.
+Any ASGI host runs it: `hypercorn 'handlers.app:create_app()'`, `uvicorn --factory handlers.app:create_app`.
 """
 
 from __future__ import annotations
@@ -58,7 +56,7 @@ class Overrides(TypedDict, total=False):
     payments: Payments
     profiles: Profiles
     signing_keys: SigningKeys
-    stand_in: OfflinePayments  # the offline stand-in as payments, with its pages routed
+    stand_in: OfflinePayments  # the offline stand-in as the payments, its pages routed
     contract: Contract
     clock: Callable[[], float]
 
@@ -72,9 +70,9 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Ove
 def create_edge(
     environ: Mapping[str, str], fetch: Fetch | None = None, **overrides: Unpack[Overrides]
 ) -> Edge:
-    """The service for a host without ASGI, such as a Pyodide worker: Stripe and Supabase through `fetch`.
+    """The service for a host without ASGI (a Pyodide worker): Stripe and Supabase REST through `fetch`.
 
-    `fetch` defaults to the JavaScript runtime's (`runtime_fetch()`). The profile store is Supabase's REST
+    `fetch` defaults to the JavaScript runtime's (`runtime_fetch()`). Profiles live behind Supabase's REST
     API (`DATABASE_URL=supabase`), and sessions verify with the HS256 project secret only.
     """
     settings = _configured(lambda: Settings.from_env(environ))
@@ -83,7 +81,9 @@ def create_edge(
         if "payments" not in overrides and "stand_in" not in overrides:
             overrides["payments"] = _fetch_payments(settings, fetch)
         if "profiles" not in overrides:
-            overrides["profiles"] = _edge_profiles(settings)
+            if settings.database_url != "supabase":
+                raise SettingsError("DATABASE_URL must be supabase at the edge (no TCP, no files there)")
+            overrides["profiles"] = _profiles(settings)
         if "signing_keys" not in overrides:
             overrides["signing_keys"] = _hs256_keys(settings)
         return build_router(settings, **overrides)
@@ -92,16 +92,19 @@ def create_edge(
 
 
 def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
-    """Settings -> adapters -> Router. Without a Stripe key: the offline stand-in, and its pages routed."""
+    """Settings -> adapters -> Router. Without a Stripe key: the offline stand-in, with its pages routed."""
     profiles = overrides["profiles"] if "profiles" in overrides else _profiles(settings)
     stand_in = overrides.get("stand_in")
     payments = overrides.get("payments", stand_in)
-    if payments is None:
-        if settings.stripe_secret_key:
-            payments = _stripe_payments(settings)
-        else:
-            settings = with_local_secrets(settings)
-            stand_in = payments = _stand_in(settings)
+    if payments is None and settings.stripe_secret_key:
+        payments = _stripe_payments(settings)
+    elif payments is None:
+        settings = with_local_secrets(settings)
+        log.warning(
+            "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
+            "No real payment is made; checkout and portal URLs point at this server."
+        )
+        stand_in = payments = OfflinePayments(f"http://{settings.host}:{settings.port}")
     keys = overrides["signing_keys"] if "signing_keys" in overrides else _signing_keys(settings)
     deps = Deps(
         settings=settings,
@@ -112,7 +115,7 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
         clock=overrides.get("clock", time.time),
     )
     router = Router(deps, API_ROUTES)
-    if stand_in is not None:
+    if stand_in is not None:  # an optional feature adds routes; it is never switched off at run time
         for prefix, methods in pages.routes(stand_in, router.dispatch).items():
             router.add_prefix(prefix, methods)
     return router
@@ -125,18 +128,10 @@ def _configured(build: Callable[[], T]) -> T:
         raise SystemExit(f"configuration error: {exc}") from None
 
 
-def _stand_in(settings: Settings) -> OfflinePayments:
-    log.warning(
-        "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
-        "No real payment is made; checkout and portal URLs point at this server."
-    )
-    return OfflinePayments(f"http://{settings.host}:{settings.port}")
-
-
 def _stripe_payments(settings: Settings) -> Payments:
-    assert settings.stripe_secret_key
     from .adapters.stripe_payments import StripePayments
 
+    assert settings.stripe_secret_key
     return StripePayments(
         settings.stripe_secret_key,
         api_base=settings.stripe_api_base,
@@ -147,10 +142,10 @@ def _stripe_payments(settings: Settings) -> Payments:
 
 
 def _fetch_payments(settings: Settings, fetch: Fetch | None) -> Payments:
-    if not settings.stripe_secret_key:
-        raise SettingsError("STRIPE_SECRET_KEY is not set, and the edge has no offline stand-in")
     from .adapters.fetch_http import FetchStripePayments, runtime_fetch
 
+    if not settings.stripe_secret_key:
+        raise SettingsError("STRIPE_SECRET_KEY is not set, and the edge has no offline stand-in")
     return FetchStripePayments(
         settings.stripe_secret_key,
         fetch or runtime_fetch(),
@@ -163,7 +158,15 @@ def _fetch_payments(settings: Settings, fetch: Fetch | None) -> Payments:
 def _profiles(settings: Settings) -> Profiles:
     url = settings.database_url
     if url == "supabase":
-        return _supabase_profiles(settings)
+        from .adapters.supabase_profiles import SupabaseProfiles
+
+        assert settings.supabase_url and settings.supabase_anon_key and settings.supabase_service_role_key
+        return SupabaseProfiles(
+            settings.supabase_url,
+            settings.supabase_anon_key,
+            settings.supabase_service_role_key,
+            timeout=settings.supabase_timeout,
+        )
     if url.startswith(("postgresql://", "postgres://")):
         # No I/O here: the pool opens on the first request, and the schema comes from the migration.
         from .adapters.postgres_profiles import PostgresProfiles
@@ -176,35 +179,15 @@ def _profiles(settings: Settings) -> Profiles:
     return sqlite
 
 
-def _edge_profiles(settings: Settings) -> Profiles:
-    if settings.database_url != "supabase":
-        raise SettingsError("DATABASE_URL must be supabase at the edge (no TCP, no files there)")
-    return _supabase_profiles(settings)
-
-
-def _supabase_profiles(settings: Settings) -> Profiles:
-    assert settings.supabase_url and settings.supabase_anon_key and settings.supabase_service_role_key
-    from .adapters.supabase_profiles import SupabaseProfiles
-
-    return SupabaseProfiles(
-        settings.supabase_url,
-        settings.supabase_anon_key,
-        settings.supabase_service_role_key,
-        timeout=settings.supabase_timeout,
-    )
-
-
 def _signing_keys(settings: Settings) -> SigningKeys:
-    if settings.supabase_url:
-        from .adapters.jwks_keys import JWKSKeys, KeyChain
+    if not settings.supabase_url:
+        return _hs256_keys(settings)
+    from .adapters.jwks_keys import JWKSKeys, KeyChain
 
-        hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
-        if hs256 is None:
-            log.warning(
-                "SUPABASE_JWT_SECRET is not set: only ES256/RS256 sessions (the project's JWKS) verify."
-            )
-        return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
-    return _hs256_keys(settings)
+    if not settings.supabase_jwt_secret:
+        log.warning("SUPABASE_JWT_SECRET is not set: only ES256/RS256 sessions (the project's JWKS) verify.")
+    hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
+    return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
 
 
 def _hs256_keys(settings: Settings) -> SigningKeys:

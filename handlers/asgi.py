@@ -1,6 +1,6 @@
 """The ASGI 3 shim: read the body, hand it to the Router, send what it answers.
 
-Handlers run in a thread pool of their own; what the Router's pure checks refuse is answered on the
+Handlers run in a thread pool of their own; what the Router refuses without I/O is answered on the
 event loop, without that hop.
 """
 
@@ -12,16 +12,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .router import Answer, Exchange, Router
+from .router import Answer, Router
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-
-class ClientGone(Exception):
-    """The client disconnected before its body arrived."""
 
 
 class App:
@@ -46,23 +42,35 @@ class App:
             scope["method"],
             scope["path"],
             [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ())],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            client=str(client[0]) if client else "",
+            scope.get("query_string", b"").decode("latin-1"),
+            str(client[0]) if client else "",
         )
         answer = exchange.answer
         if answer is None:
-            try:
-                body = await _read_body(exchange, receive)
-            except ClientGone:
-                return
-            step = exchange.refuse_too_large() if body is None else exchange.check(body)
-            if isinstance(step, Answer):
-                answer = step
-            else:
-                answer = await asyncio.get_running_loop().run_in_executor(self.executor, step)
+            body = await self._read_body(receive)
+            if body is None:
+                return  # the client went away before its body arrived: nobody to answer
+            step = exchange.check(body)
+            if not isinstance(step, Answer):
+                step = await asyncio.get_running_loop().run_in_executor(self.executor, step)
+            answer = step
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The body, read no further than past the limit (the Router answers 413 then); None on disconnect."""
+        chunks: list[bytes] = []
+        size = 0
+        while size <= self.router.max_body_bytes:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -75,20 +83,3 @@ class App:
                 self.executor.shutdown(wait=True, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-async def _read_body(exchange: Exchange, receive: Receive) -> bytes | None:
-    """The whole body, or None as soon as it grows over the limit."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if exchange.too_large(size):
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

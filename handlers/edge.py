@@ -23,21 +23,17 @@ class Edge:
         url: str,
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         body: bytes,
-        *,
         client: str = "",
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Answer one request; never raises. `url` may be absolute or just the path and query."""
+        """Answer one request; never raises. `url` may be absolute or just the path and query; `client`
+        is the caller's address when the host knows it."""
         try:
             parts = urlsplit(url)
         except ValueError:  # an unreadable URL names no route
             parts = urlsplit("/")
-        # As an ASGI server gives the path: percent-escapes decoded, never empty.
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        # The path as an ASGI server gives it: percent-escapes decoded, never empty.
         answer = self.router.respond(
-            method,
-            unquote(parts.path) or "/",
-            headers.items() if isinstance(headers, Mapping) else headers,
-            bytes(body),
-            query=parts.query,
-            client=client,
+            method, unquote(parts.path) or "/", pairs, bytes(body), parts.query, client
         )
         return answer.status, answer.headers, answer.body

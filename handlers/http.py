@@ -58,8 +58,7 @@ class Response:
 class HTTPError(Exception):
     """Raised inside a handler to answer `status` with `{"error": message}` (the router writes the body)."""
 
-    def __init__(self, status: int, message: str, headers: Headers = ()) -> None:
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.headers = headers

@@ -91,15 +91,12 @@ class Payments(Protocol):
 
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         """Create a Checkout Session and return its URL; a repeated key returns the same session."""
-        ...
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         """Create a Billing Portal session and return its URL."""
-        ...
 
     def checkout_price(self, session_id: str) -> str | None:
         """The price of a Checkout Session's first line item, or None when it has none."""
-        ...
 
 
 class Profiles(Protocol):
@@ -107,15 +104,12 @@ class Profiles(Protocol):
 
     def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
         """The profile of `user_id`, or None; stores that read as the user use `access_token`."""
-        ...
 
     def apply(self, update: ProfileUpdate) -> Outcome:
         """Apply `update` and record its event id in one transaction; raise StoreError on failure."""
-        ...
 
     def ping(self) -> None:
         """Raise StoreError unless the store answers."""
-        ...
 
 
 class SigningKeys(Protocol):
@@ -123,4 +117,3 @@ class SigningKeys(Protocol):
 
     def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
         """Raise InvalidToken when no key fits, KeysUnavailable when keys cannot be had."""
-        ...

@@ -1,7 +1,7 @@
-"""The one way from a plain request to its bytes, shared by every entry point.
+"""The one way from a plain request to the bytes answered, shared by every entry point.
 
-match -> body limit -> CORS -> pure checks -> handler -> errors to JSON -> response schema -> bytes. The
-ASGI shim and the edge entry only move bytes in and out; everything they send is decided here.
+match -> body limit -> CORS -> pure checks -> handler -> errors to JSON -> response schema -> bytes.
+The ASGI shim and the edge entry only move bytes in and out.
 """
 
 from __future__ import annotations
@@ -11,21 +11,20 @@ import logging
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import NamedTuple, TypeVar
 
 from . import contract
 from .cors import CORS
 from .deps import Deps
-from .http import HTTPError, Request, Response
+from .http import Headers, HTTPError, Request, Response
 from .ports import KeysUnavailable, PaymentsError, StoreError
 
 log = logging.getLogger("handlers")
 
 INTERNAL = "Internal server error"
 NOT_FOUND = "Not found"
-NOT_ALLOWED = "Method not allowed"
 TOO_LARGE = "Request body too large"
 SESSION_UNVERIFIABLE = "Your session could not be verified right now. Please try again."
 STORE_UNAVAILABLE = "Billing information is unavailable right now. Please try again."
@@ -39,7 +38,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class Answer(NamedTuple):
-    """What goes on the wire: the status, the header pairs and the body bytes."""
+    """What goes on the wire: status, header pairs, body bytes."""
 
     status: int
     headers: list[tuple[str, str]]
@@ -50,35 +49,25 @@ class Answer(NamedTuple):
 class Route:
     """How one method on one path is answered, and the schemas its bodies must satisfy.
 
-    `prepare` makes the checks that need no I/O (an HTTPError refuses the request) and returns the
-    handler's call, bound to what those checks produced; the host runs that call where I/O may block.
+    `prepare` makes the checks that need no I/O (an HTTPError refuses) and returns the handler's call,
+    bound to what they produced; the host runs that call where I/O may block.
     """
 
     prepare: Callable[[Request, Deps], Call]
     ok_schema: str
     error_schema: str = contract.ERROR
-    page: bool = False  # answers HTML (bytes), exempt from the JSON contract; its errors stay JSON
 
 
-def route(
-    handler: Handler, ok_schema: str, error_schema: str = contract.ERROR, *, page: bool = False
-) -> Route:
+def route(handler: Handler, ok: str, error: str = contract.ERROR) -> Route:
     """A route whose handler makes every check itself."""
-    return Route(lambda request, deps: partial(handler, request, deps), ok_schema, error_schema, page)
+    return Route(lambda request, deps: partial(handler, request, deps), ok, error)
 
 
 def checked_route(
-    check: Callable[[Request, Deps], T],
-    handler: Callable[[Request, Deps, T], Response],
-    ok_schema: str,
-    error_schema: str = contract.ERROR,
+    check: Callable[[Request, Deps], T], handler: Callable[[Request, Deps, T], Response], ok: str
 ) -> Route:
     """A route whose pure `check` runs first; the handler gets what it returned, so a body is parsed once."""
-
-    def prepare(request: Request, deps: Deps) -> Call:
-        return partial(handler, request, deps, check(request, deps))
-
-    return Route(prepare, ok_schema, error_schema)
+    return Route(lambda request, deps: partial(handler, request, deps, check(request, deps)), ok)
 
 
 def request_id(given: str | None) -> str:
@@ -90,41 +79,37 @@ def request_id(given: str | None) -> str:
 class Router:
     """The route table, and everything between a plain request and the bytes answered to it."""
 
-    def __init__(self, deps: Deps, routes: Mapping[str, Mapping[str, Route]] | None = None) -> None:
+    def __init__(self, deps: Deps, routes: Mapping[str, Mapping[str, Route]]) -> None:
         self.deps = deps
         self.max_body_bytes = deps.settings.max_body_bytes
-        self._routes: dict[str, dict[str, Route]] = {}
+        self._routes = {path: dict(methods) for path, methods in routes.items()}
         self._prefixes: dict[str, dict[str, Route]] = {}
-        # Preflights are answered for the exact paths only: the live set, so routes added later count.
-        self._api_paths: set[str] = set()
-        self.cors = CORS(deps.settings.allowed_origins, deps.settings.auth_cookie_name, self._api_paths)
-        for path, methods in (routes or {}).items():
-            self.add(path, methods)
-
-    def add(self, path: str, methods: Mapping[str, Route]) -> None:
-        """Route `path` exactly."""
-        self._routes[path] = dict(methods)
-        self._api_paths.add(path)
+        # Preflights are answered for the exact paths only, as before any feature added pages.
+        self.cors = CORS(deps.settings.allowed_origins, deps.settings.auth_cookie_name, set(self._routes))
 
     def add_prefix(self, prefix: str, methods: Mapping[str, Route]) -> None:
-        """Route every path that is `prefix` followed by one segment: "/offline/checkout/<id>"."""
+        """Route every path that is `prefix` and one more segment: "/offline/checkout/<id>"."""
         self._prefixes[prefix] = dict(methods)
-
-    def paths(self) -> dict[str, dict[str, Route]]:
-        """A copy of the exact routes, by path and method."""
-        return {path: dict(methods) for path, methods in self._routes.items()}
 
     def match(self, method: str, path: str) -> Route | Response:
         """The route for (method, path), or the 404 / 405 response to send instead."""
-        methods = self._routes.get(path)
-        if methods is None:
-            methods = self._by_prefix(path)
+        methods = self._routes.get(path) or next(
+            (found for prefix, found in self._prefixes.items() if _one_segment(path, prefix)), None
+        )
         if methods is None:
             return _error(404, NOT_FOUND)
-        found = methods.get(method)
-        if found is None:
-            return _error(405, NOT_ALLOWED, (("allow", ", ".join(sorted(methods))),))
-        return found
+        if method not in methods:
+            return _error(405, "Method not allowed", (("allow", ", ".join(sorted(methods))),))
+        return methods[method]
+
+    def begin(
+        self, method: str, path: str, headers: Iterable[tuple[str, str]], query: str = "", client: str = ""
+    ) -> Exchange:
+        """Start answering a request from its head; its body goes to the Exchange's `check`."""
+        lowered = tuple((name.lower(), value) for name, value in headers)
+        given = next((value for name, value in lowered if name == "x-request-id"), None)
+        head = Request(method.upper(), path, lowered, b"", query, client, request_id(given))
+        return Exchange(self, head)
 
     def respond(
         self,
@@ -132,24 +117,13 @@ class Router:
         path: str,
         headers: Iterable[tuple[str, str]],
         body: bytes,
-        *,
         query: str = "",
         client: str = "",
     ) -> Answer:
-        """The whole pipeline in one call, for hosts that have the body before they ask; never raises."""
-        exchange = self.begin(method, path, headers, query=query, client=client)
-        if exchange.answer is not None:
-            return exchange.answer
-        if exchange.too_large(len(body)):
-            return exchange.refuse_too_large()
-        step = exchange.check(body)
+        """The whole pipeline in one call, for hosts that hold the whole body; never raises."""
+        exchange = self.begin(method, path, headers, query, client)
+        step = exchange.answer or exchange.check(body)
         return step if isinstance(step, Answer) else step()
-
-    def begin(
-        self, method: str, path: str, headers: Iterable[tuple[str, str]], *, query: str = "", client: str = ""
-    ) -> Exchange:
-        """Start answering a request from its head; the body follows through the Exchange."""
-        return Exchange(self, method, path, headers, query, client)
 
     def dispatch(self, request: Request) -> Response:
         """Match and run `request` as it is: no body limit, no CORS, no bytes; never raises."""
@@ -170,22 +144,21 @@ class Router:
             return self.failed(route, request, exc)
 
     def failed(self, route: Route, request: Request, exc: Exception) -> Response:
-        """The documented answer for an exception a route raised; anything unexpected is logged."""
+        """The documented answer to what a route raised: the one place errors become bodies."""
         if isinstance(exc, HTTPError):
-            response = _error(exc.status, exc.message, exc.headers)
+            response = _error(exc.status, exc.message)
         elif isinstance(exc, PaymentsError):
-            response = _error(500, exc.message)  # always safe to show: the adapter wrote it
+            response = _error(500, exc.message)  # written by the adapter to be shown
         elif isinstance(exc, KeysUnavailable):
             response = _error(500, SESSION_UNVERIFIABLE)
         elif isinstance(exc, StoreError):
             response = _error(500, STORE_UNAVAILABLE)
         else:
-            log.error("unhandled error request_id=%s", request.request_id, exc_info=exc)
-            return _error(500, INTERNAL)
+            return _unexpected(exc, request.request_id)
         return self._checked(route, request, response)
 
     def _checked(self, route: Route, request: Request, response: Response) -> Response:
-        if route.page and isinstance(response.body, bytes):
+        if isinstance(response.body, bytes):  # a page: HTML is outside the JSON contract
             return response
         schema = route.ok_schema if response.status < 400 else route.error_schema
         body = response.body
@@ -193,80 +166,41 @@ class Router:
             problem = self.deps.contract.error_body_problem(schema, body["error"])
         else:
             problem = self.deps.contract.first_error(schema, body)
-        if problem is not None:
-            log.error("response breaks %s request_id=%s: %s", schema, request.request_id, problem)
-            return _error(500, INTERNAL)
-        return response
-
-    def _by_prefix(self, path: str) -> dict[str, Route] | None:
-        for prefix, methods in self._prefixes.items():
-            rest = path.removeprefix(prefix)
-            if rest != path and rest and "/" not in rest:
-                return methods
-        return None
+        if problem is None:
+            return response
+        log.error("response breaks %s request_id=%s: %s", schema, request.request_id, problem)
+        return _error(500, INTERNAL)
 
 
 class Exchange:
     """One request on its way through a Router: answered from its head, or waiting for its body."""
 
-    def __init__(
-        self,
-        router: Router,
-        method: str,
-        path: str,
-        headers: Iterable[tuple[str, str]],
-        query: str,
-        client: str,
-    ) -> None:
-        self._router = router
-        self._method = method.upper()
-        self._path = path
-        self._headers = tuple((name.lower(), value) for name, value in headers)
-        self._query = query
-        self._client = client
-        self.request_id = request_id(_header(self._headers, "x-request-id"))
+    def __init__(self, router: Router, head: Request) -> None:
+        self._router, self._head = router, head
         self._route: Route | None = None
-        # Set when the head alone decides: a preflight, 404, 405, or 413 by Content-Length.
-        self.answer: Answer | None = None
+        self.answer: Answer | None = None  # set when the head decides: preflight, 404, 405, declared 413
         try:
-            preflight = router.cors.preflight(self._method, path, self._headers)
+            preflight = router.cors.preflight(head.method, head.path, head.headers)
+            found = router.match(head.method, head.path) if preflight is None else preflight
+            declared = head.header("content-length")
             if preflight is not None:
-                self.answer = _encode(preflight, self.request_id)  # it carries its CORS headers already
-                return
-            found = router.match(self._method, path)
-            if isinstance(found, Response):
+                self.answer = _encode(preflight, head.request_id)  # it carries its CORS headers already
+            elif isinstance(found, Response):
                 self.answer = self._finish(found)
-                return
-            declared = _header(self._headers, "content-length")
-            if declared is not None and declared.isdigit() and self.too_large(int(declared)):
-                self.answer = self.refuse_too_large()
-                return
-            self._route = found
+            elif declared is not None and declared.isdigit() and int(declared) > router.max_body_bytes:
+                self.answer = self._finish(_error(413, TOO_LARGE))
+            else:
+                self._route = found
         except Exception as exc:
-            self.answer = self._finish(self._unexpected(exc))
-
-    def too_large(self, size: int) -> bool:
-        """Whether `size` bytes of body are over the limit; hosts that stream ask as the body grows."""
-        return size > self._router.max_body_bytes
-
-    def refuse_too_large(self) -> Answer:
-        """The 413 for a body over the limit."""
-        return self._finish(_error(413, TOO_LARGE))
+            self.answer = self._finish(_unexpected(exc, head.request_id))
 
     def check(self, body: bytes) -> Answer | Callable[[], Answer]:
-        """With the body: the refusal of CORS or of the route's pure checks, or the handler's call to run."""
-        route = self._route
-        assert route is not None, "check() is for requests not answered from their head"
-        request = Request(
-            method=self._method,
-            path=self._path,
-            headers=self._headers,
-            body=body,
-            query=self._query,
-            client=self._client,
-            request_id=self.request_id,
-        )
-        router = self._router
+        """The refusal of a body over the limit, of CORS or of the pure checks; else the call to run."""
+        route, router = self._route, self._router
+        assert route is not None, "only for a request its head did not answer"
+        if len(body) > router.max_body_bytes:
+            return self._finish(_error(413, TOO_LARGE))
+        request = replace(self._head, body=body)
         try:
             refused = router.cors.refuse(request)
             if refused is not None:
@@ -276,39 +210,32 @@ class Exchange:
             return self._finish(router.failed(route, request, exc))
         return lambda: self._finish(router.run(route, request, call))
 
-    def _unexpected(self, exc: Exception) -> Response:
-        log.error("unhandled error request_id=%s", self.request_id, exc_info=exc)
-        return _error(500, INTERNAL)
-
     def _finish(self, response: Response) -> Answer:
         try:
-            labelled = self._router.cors.label(response, self._headers)
+            response = self._router.cors.label(response, self._head.headers)
         except Exception as exc:
-            labelled = self._unexpected(exc)
-        return _encode(labelled, self.request_id)
+            response = _unexpected(exc, self._head.request_id)
+        return _encode(response, self._head.request_id)
 
 
-def _error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+def _unexpected(exc: Exception, request_id: str) -> Response:
+    log.error("unhandled error request_id=%s", request_id, exc_info=exc)
+    return _error(500, INTERNAL)
+
+
+def _error(status: int, message: str, headers: Headers = ()) -> Response:
     return Response(status, {"error": message}, headers)
 
 
-def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
-    return next((value for key, value in headers if key == name), None)
+def _one_segment(path: str, prefix: str) -> bool:
+    rest = path.removeprefix(prefix)
+    return rest != path and bool(rest) and "/" not in rest
 
 
 def _encode(response: Response, request_id: str) -> Answer:
-    """The headers and bytes for `response`: JSON, or a page's bytes with its own content-type."""
+    """Headers and bytes for `response`: JSON, or a page's bytes with its own content-type; 204 is empty."""
     raw = isinstance(response.body, bytes)
-    if response.status == 204:
-        body = b""
-    elif raw:
-        body = response.body
-    else:
-        body = _to_json(response.body).encode("utf-8")
-    headers = [
-        *(() if raw or response.status == 204 else (("content-type", "application/json"),)),
-        ("content-length", str(len(body))),
-        ("x-request-id", request_id),
-        *response.headers,
-    ]
+    body = b"" if response.status == 204 else response.body if raw else _to_json(response.body).encode()
+    typed = () if raw or response.status == 204 else (("content-type", "application/json"),)
+    headers = [*typed, ("content-length", str(len(body))), ("x-request-id", request_id), *response.headers]
     return Answer(response.status, headers, body)

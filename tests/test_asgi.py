@@ -13,7 +13,7 @@ import pytest
 from handlers.asgi import App, Message
 from handlers.http import Request, Response
 from handlers.ports import Profile
-from handlers.router import route
+from handlers.router import Router, route
 from handlers.settings import Settings
 from tests.asgi_client import call
 from tests.fakes import SECRET, SUPABASE_URL, USER_ID, FakePayments, FakeProfiles, make_router, make_token
@@ -120,11 +120,8 @@ def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) ->
 
 def test_response_that_breaks_its_schema_is_500() -> None:
     """A handler answer that does not match its response schema never reaches the client."""
-    router = make_router()
-    router.add(
-        "/broken",
-        {"POST": route(lambda request, deps: Response(200, {"link": "x"}), "create-checkout.response.json")},
-    )
+    broken = route(lambda request, deps: Response(200, {"link": "x"}), "create-checkout.response.json")
+    router = Router(make_router().deps, {"/broken": {"POST": broken}})
     response = router.dispatch(Request("POST", "/broken"))
     assert (response.status, response.body) == (500, {"error": "Internal server error"})
 
@@ -206,11 +203,8 @@ def test_refused_checkout_body_is_answered_on_the_event_loop() -> None:
 
 def test_error_body_that_breaks_the_error_schema_is_500_every_time() -> None:
     """An empty error message breaks error.json; the remembered check still refuses it the second time."""
-    router = make_router()
-    router.add(
-        "/broken",
-        {"POST": route(lambda request, deps: Response(400, {"error": ""}), "create-checkout.response.json")},
-    )
+    broken = route(lambda request, deps: Response(400, {"error": ""}), "create-checkout.response.json")
+    router = Router(make_router().deps, {"/broken": {"POST": broken}})
     for _ in range(2):
         response = router.dispatch(Request("POST", "/broken"))
         assert (response.status, response.body) == (500, {"error": "Internal server error"})

@@ -74,11 +74,10 @@ def test_cookies(headers: Headers, cookies: dict[str, str]) -> None:
 
 
 def test_http_error_carries_its_fields() -> None:
-    """HTTPError keeps status, message and headers, and its str() is the message."""
+    """HTTPError keeps status and message, and its str() is the message."""
     error = HTTPError(401, "You must be logged in")
-    assert (error.status, error.message, error.headers, str(error)) == (
+    assert (error.status, error.message, str(error)) == (
         401,
         "You must be logged in",
-        (),
         "You must be logged in",
     )

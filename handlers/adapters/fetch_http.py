@@ -82,8 +82,8 @@ def _client_class() -> type[Any]:
     return FetchHTTPClient
 
 
-class FetchStripePayments:
-    """StripePayments whose HTTP goes through `fetch`; built on the first call, so startup stays light."""
+class FetchStripePayments(StripePayments):
+    """StripePayments whose HTTP goes through `fetch`; the SDK loads with the first payment, not before."""
 
     def __init__(
         self,
@@ -94,35 +94,11 @@ class FetchStripePayments:
         timeout: float = 10.0,
         max_retries: int = 0,
     ) -> None:
-        self._secret_key = secret_key
+        super().__init__(secret_key, api_base=api_base, timeout=timeout, max_retries=max_retries)
         self._fetch = fetch
-        self._api_base = api_base
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._payments: StripePayments | None = None
 
-    def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
-        """Create a Checkout Session through `fetch`."""
-        return self._stripe().create_checkout_session(params, idempotency_key)
-
-    def create_portal_session(self, customer_id: str, return_url: str) -> str:
-        """Create a Billing Portal session through `fetch`."""
-        return self._stripe().create_portal_session(customer_id, return_url)
-
-    def checkout_price(self, session_id: str) -> str | None:
-        """The session's first line item's price, through `fetch`."""
-        return self._stripe().checkout_price(session_id)
-
-    def _stripe(self) -> StripePayments:
-        if self._payments is None:
-            self._payments = StripePayments(
-                self._secret_key,
-                api_base=self._api_base,
-                timeout=self._timeout,
-                max_retries=self._max_retries,
-                http_client=fetch_http_client(self._fetch, self._timeout),
-            )
-        return self._payments
+    def _new_http_client(self) -> stripe.HTTPClient:
+        return fetch_http_client(self._fetch, self._timeout)
 
 
 def runtime_fetch(send: Any = None) -> Fetch:

@@ -105,24 +105,24 @@ class StripePayments:
         import stripe
 
         base = {"api": self._api_base.rstrip("/")} if self._api_base else {}
-        from .stripe_http import DeadlineClient
-
         # The SDK logs two INFO lines per call; under a service logging at INFO that was 3% of the CPU
         # of a checkout (py-spy, scripts/bench --profile c) and noise. Failures are logged below.
         sdk_log = logging.getLogger("stripe")
         if sdk_log.level == logging.NOTSET:
             sdk_log.setLevel(logging.WARNING)
 
-        # No shared session: RequestsClient keeps one pooled session per worker thread.
-        http_client = self._http_client or DeadlineClient(
-            self._timeout, max_retries=self._max_retries, retry_delay=self._retry_delay
-        )
         return stripe.StripeClient(
             self._secret_key,
-            http_client=http_client,
+            http_client=self._http_client or self._new_http_client(),
             base_addresses=base,  # type: ignore[arg-type]
             max_network_retries=self._max_retries,
         )
+
+    def _new_http_client(self) -> stripe.HTTPClient:
+        """The pooled HTTP client with one deadline per call; RequestsClient pools per worker thread."""
+        from .stripe_http import DeadlineClient
+
+        return DeadlineClient(self._timeout, max_retries=self._max_retries, retry_delay=self._retry_delay)
 
 
 def _log_failure(exc: stripe.StripeError) -> None:

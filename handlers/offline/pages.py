@@ -31,10 +31,10 @@ def routes(stand_in: OfflinePayments, deliver: Deliver) -> dict[str, dict[str, R
     """The pages' routes by path prefix (one id segment follows), for the composition root to add."""
     return {
         CHECKOUT_PAGES: {
-            "GET": _page_route(lambda request, deps: checkout_page(request, deps, stand_in)),
-            "POST": _page_route(lambda request, deps: pay(request, deps, stand_in, deliver)),
+            "GET": route(lambda request, deps: checkout_page(request, deps, stand_in), ERROR),
+            "POST": route(lambda request, deps: pay(request, deps, stand_in, deliver), ERROR),
         },
-        PORTAL_PAGES: {"GET": _page_route(lambda request, deps: portal_page(request, deps, stand_in))},
+        PORTAL_PAGES: {"GET": route(lambda request, deps: portal_page(request, deps, stand_in), ERROR)},
     }
 
 
@@ -107,10 +107,6 @@ def _deliver(event: dict[str, Any], now: int, request: Request, deps: Deps, deli
         error = answer.body.get("error") if isinstance(answer.body, dict) else None
         log.warning("offline checkout: the webhook answered %s event=%s", answer.status, event["id"])
         raise HTTPError(502, f"The webhook answered {answer.status}: {error}")
-
-
-def _page_route(handler: Callable[[Request, Deps], Response]) -> Route:
-    return route(handler, ok_schema=ERROR, error_schema=ERROR, page=True)
 
 
 def _checkout(request: Request, stand_in: OfflinePayments) -> tuple[str, dict[str, Any]]:
