@@ -11,7 +11,7 @@ import pytest
 def _postgres_url() -> Iterator[str]:
     """The URL of a PostgreSQL server started for this test run, with the migrations applied."""
     # Imported here: psycopg is not there when the handler tests run inside Pyodide.
-    from tests.postgres_server import postgres_server
+    from tests.helpers.postgres import postgres_server
 
     with postgres_server() as url:
         yield url

@@ -18,8 +18,8 @@ from handlers.http import Request
 from handlers.offline.payments import OfflinePayments
 from handlers.session import HS256Keys, NoKeys
 from handlers.settings import Settings
-from tests.fake_fetch import FakeFetch
-from tests.fakes import FakeProfiles
+from tests.helpers.fake_fetch import FakeFetch
+from tests.helpers.fakes import FakeProfiles
 
 EDGE = {
     "STRIPE_SECRET_KEY": "sk_test_edge0123456789",

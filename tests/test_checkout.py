@@ -11,7 +11,7 @@ from handlers.checkout import idempotency_key
 from handlers.http import Request, Response
 from handlers.ports import KeysUnavailable, PaymentsError, Profile
 from handlers.settings import Settings
-from tests.fakes import (
+from tests.helpers.fakes import (
     SECRET,
     SUPABASE_URL,
     USER_ID,

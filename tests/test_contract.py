@@ -17,7 +17,7 @@ from handlers.contract import (
     schema_dir,
 )
 from handlers.http import HTTPError, Request
-from tests.fakes import contract
+from tests.helpers.fakes import contract
 
 PRICE = "Price ID is required"
 URLS = "Success and cancel URLs are required"

@@ -10,8 +10,8 @@ import pytest
 from handlers.asgi import App
 from handlers.ports import Profile
 from handlers.settings import Settings
-from tests.asgi_client import Result, call
-from tests.fakes import (
+from tests.helpers.asgi_client import Result, call
+from tests.helpers.fakes import (
     SECRET,
     SUPABASE_URL,
     USER_ID,

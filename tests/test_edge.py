@@ -18,8 +18,8 @@ from handlers.offline.payments import OfflinePayments
 from handlers.ports import Profile, StoreError
 from handlers.router import Router
 from handlers.settings import Settings
-from tests.fake_fetch import FakeFetch
-from tests.fakes import (
+from tests.helpers.fake_fetch import FakeFetch
+from tests.helpers.fakes import (
     SECRET,
     SUPABASE_URL,
     USER_ID,
@@ -29,8 +29,8 @@ from tests.fakes import (
     make_router,
     make_token,
 )
-from tests.stripe_events import WEBHOOK_SECRET, signature
-from tests.stripe_events import event as stripe_event
+from tests.helpers.stripe_events import WEBHOOK_SECRET, signature
+from tests.helpers.stripe_events import event as stripe_event
 
 CHECKOUT = "/api/stripe/create-checkout"
 PORTAL = "/api/stripe/create-portal"
@@ -328,7 +328,7 @@ def test_the_asgi_shim_and_the_edge_send_the_same_bytes() -> None:
     if sys.platform == "emscripten":
         pytest.skip("the ASGI shim's thread pool needs threads")
     from handlers.asgi import App
-    from tests.asgi_client import call
+    from tests.helpers.asgi_client import call
 
     now = float(int(time.time()))
     app = App(parity_router(now), threads=2)

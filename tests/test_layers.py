@@ -122,3 +122,22 @@ def test_the_graph_is_read_at_all() -> None:
     assert "handlers.adapters.stripe_payments" in GRAPH[ROOT]
     assert "handlers.offline.pages" in GRAPH[ROOT]
     assert "handlers.adapters.stripe_payments" in GRAPH["handlers.adapters.fetch_http"]
+
+
+TESTS = PACKAGE.parent / "tests"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in TESTS.rglob("*.py") if "node_modules" not in p.parts),
+    ids=lambda p: str(p.relative_to(TESTS)),
+)
+def test_no_test_module_imports_another(path: Path) -> None:
+    """Tests share through tests/helpers and conftest fixtures, never by importing a test module."""
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+    assert not {name for name in imported if name.split(".")[-1].startswith("test_")}

@@ -13,8 +13,8 @@ from handlers import contract
 from handlers.app import API_ROUTES
 from handlers.asgi import App
 from handlers.openapi import SERVED_SCHEMAS
-from tests.asgi_client import call
-from tests.fakes import make_router
+from tests.helpers.asgi_client import call
+from tests.helpers.fakes import make_router
 
 DOCUMENT: dict[str, Any] = json.loads((contract.schema_dir() / "openapi.json").read_text("utf-8"))
 SCHEMA_FILES = sorted(p.name for p in contract.schema_dir().glob("*.json") if p.name != "openapi.json")

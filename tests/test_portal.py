@@ -9,7 +9,7 @@ import pytest
 
 from handlers.http import Request, Response
 from handlers.ports import PaymentsError, Profile
-from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_router, make_token
+from tests.helpers.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_router, make_token
 
 NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
 NO_ACCOUNT = {"error": "You don't have a billing account yet. Make a purchase first."}

@@ -1,4 +1,7 @@
-"""POST /api/webhook/stripe in-process: signatures, each event's effect, replays, order and failures."""
+"""POST /api/webhook/stripe in-process: signatures, each event's effect, replays, order and failures.
+
+The store is SQLite; tests/e2e/test_webhook_postgres.py runs the same deliveries on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -9,69 +12,44 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.asgi import App
 from handlers.contract import schema_dir
-from handlers.ports import OUTCOMES, PaymentsError, Profile, Profiles
-from handlers.settings import Settings
+from handlers.ports import OUTCOMES, PaymentsError, Profile
 from handlers.webhook import signature_header
-from tests.asgi_client import Result, call
-from tests.fakes import FakePayments, make_router
-from tests.stores import KINDS, empty_store
-from tests.stripe_events import (
+from tests.helpers.asgi_client import call, expect
+from tests.helpers.fakes import FakePayments
+from tests.helpers.stripe_events import (
+    ADA,
+    WEBHOOK,
     WEBHOOK_SECRET,
+    applied,
     checkout_session,
+    deliver,
     event,
     invoice,
     signature,
     subscription,
+    webhook_app,
 )
 
-WEBHOOK = "/api/webhook/stripe"
-
-
-ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 BO = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
 CY = "5e3b9d2a-7c1f-4a8e-9b6d-0f2e4c6a8b1d"
 
-Seed = Callable[[Profile], None]
-SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
-POSTGRES_ONLY = pytest.mark.parametrize("store", ["postgres"], indirect=True)
 
-
-@pytest.fixture(name="store", params=KINDS)
-def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Profiles]:
-    """An empty store of each kind; the SQLite one gives up on a lock after 0.2 s."""
-    postgres_url = lambda: request.getfixturevalue("postgres_url")  # noqa: E731
-    with empty_store(request.param, tmp_path, postgres_url, sqlite_timeout=0.2) as store:
-        yield store
-
-
-@pytest.fixture(name="seed")
-def _seed(request: pytest.FixtureRequest, store: Profiles) -> Seed:
-    """Writes a whole profile straight into the store under test, as if it had been there before."""
-    if isinstance(store, SQLiteProfiles):
-        return store.put
-    url: str = request.getfixturevalue("postgres_url")
-
-    def put(profile: Profile) -> None:
-        with psycopg.connect(url, autocommit=True) as db:
-            db.execute(
-                "INSERT INTO public.profiles (id, email, customer_id, price_id, has_access)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (profile.id, profile.email, profile.customer_id, profile.price_id, profile.has_access),
-            )
-
-    return put
+@pytest.fixture(name="store")
+def _store(tmp_path: Path) -> SQLiteProfiles:
+    """An empty SQLite store that gives up on a lock after 0.2 s."""
+    store = SQLiteProfiles(tmp_path / "profiles.sqlite3", timeout=0.2)
+    store.create()
+    return store
 
 
 @pytest.fixture(name="payments")
@@ -79,46 +57,23 @@ def _payments() -> FakePayments:
     return FakePayments()
 
 
-def make_app(store: Profiles, payments: FakePayments, secret: str | None = WEBHOOK_SECRET) -> App:
-    """The app over a real store and fake payments, with `secret` as STRIPE_WEBHOOK_SECRET."""
-    return App(make_router(payments, store, Settings(stripe_webhook_secret=secret)), threads=2)
-
-
 @pytest.fixture(name="app")
-def _app(store: Profiles, payments: FakePayments) -> Iterator[App]:
-    app = make_app(store, payments)
+def _app(store: SQLiteProfiles, payments: FakePayments) -> Iterator[App]:
+    app = webhook_app(store, payments)
     yield app
     app.executor.shutdown()
 
 
 def checkout(session_id: str = "cs_test_1", user_id: str | None = ADA, **fields: Any) -> dict[str, Any]:
-    """A completed Checkout Session, by default for ADA (profile ids are UUIDs in PostgreSQL)."""
+    """A completed Checkout Session, by default for ADA."""
     return checkout_session(session_id, user_id, **fields)
-
-
-def deliver(app: App, payload: bytes, header: str | None = "") -> Result:
-    """POST `payload` as Stripe does; header "" signs it now with the test secret, None sends none."""
-    headers = {"Content-Type": "application/json; charset=utf-8"}
-    if header is not None:
-        headers["Stripe-Signature"] = header or signature(payload)
-    return asyncio.run(call(app, "POST", WEBHOOK, payload, headers))
-
-
-def expect(result: Result, status: int, body: Any) -> None:
-    """Exactly this status and JSON body."""
-    assert (result.status, result.json()) == (status, body)
-    assert result.headers["content-type"] == "application/json"
-
-
-def applied(outcome: str = "applied") -> dict[str, Any]:
-    return {"received": True, "outcome": outcome}
 
 
 # --- each event type's effect -------------------------------------------------------------------
 
 
 def test_checkout_completed_creates_the_users_profile(
-    app: App, store: Profiles, payments: FakePayments
+    app: App, store: SQLiteProfiles, payments: FakePayments
 ) -> None:
     """A completed checkout creates the referenced user's profile with customer, line-item price, access."""
     expect(deliver(app, event("checkout.session.completed", checkout("cs_test_9"))), 200, applied())
@@ -127,18 +82,18 @@ def test_checkout_completed_creates_the_users_profile(
     assert payments.prices == ["cs_test_9"]
 
 
-def test_checkout_completed_keeps_an_existing_email(app: App, store: Profiles, seed: Seed) -> None:
+def test_checkout_completed_keeps_an_existing_email(app: App, store: SQLiteProfiles) -> None:
     """An existing profile keeps its own email; customer, price and access are set."""
-    seed(Profile(ADA, "own@example.com", None, "price_old", False))
+    store.put(Profile(ADA, "own@example.com", None, "price_old", False))
 
     expect(deliver(app, event("checkout.session.completed", checkout())), 200, applied())
 
     assert store.get(ADA) == Profile(ADA, "own@example.com", "cus_1", "price_from_line_items", True)
 
 
-def test_checkout_completed_fills_an_empty_email(app: App, store: Profiles, seed: Seed) -> None:
+def test_checkout_completed_fills_an_empty_email(app: App, store: SQLiteProfiles) -> None:
     """A profile without an email gets the customer's."""
-    seed(Profile(ADA, None))
+    store.put(Profile(ADA, None))
 
     expect(deliver(app, event("checkout.session.completed", checkout())), 200, applied())
 
@@ -146,7 +101,7 @@ def test_checkout_completed_fills_an_empty_email(app: App, store: Profiles, seed
 
 
 def test_checkout_line_items_in_the_event_are_not_fetched(
-    app: App, store: Profiles, payments: FakePayments
+    app: App, store: SQLiteProfiles, payments: FakePayments
 ) -> None:
     """When the session carries its line items, their price is used and Stripe is not asked."""
     items = {"object": "list", "data": [{"id": "li_1", "price": {"id": "price_inline"}}]}
@@ -158,9 +113,9 @@ def test_checkout_line_items_in_the_event_are_not_fetched(
     assert payments.prices == []
 
 
-def test_checkout_without_reference_finds_the_profile_by_email(app: App, store: Profiles, seed: Seed) -> None:
+def test_checkout_without_reference_finds_the_profile_by_email(app: App, store: SQLiteProfiles) -> None:
     """Without client_reference_id the profile whose email is the customer's (any case) is updated."""
-    seed(Profile(BO, "Bo@Example.com"))
+    store.put(Profile(BO, "Bo@Example.com"))
     session = checkout(user_id=None, customer="cus_7", email="bo@example.COM")
 
     expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
@@ -168,9 +123,9 @@ def test_checkout_without_reference_finds_the_profile_by_email(app: App, store: 
     assert store.get(BO) == Profile(BO, "Bo@Example.com", "cus_7", "price_from_line_items", True)
 
 
-def test_checkout_email_falls_back_to_customer_email(app: App, store: Profiles, seed: Seed) -> None:
+def test_checkout_email_falls_back_to_customer_email(app: App, store: SQLiteProfiles) -> None:
     """With no customer_details email, the session's customer_email finds the profile."""
-    seed(Profile(CY, "cy@example.com"))
+    store.put(Profile(CY, "cy@example.com"))
     session = checkout(user_id=None, customer="cus_8", email=None, customer_email="cy@example.com")
 
     expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
@@ -179,10 +134,10 @@ def test_checkout_email_falls_back_to_customer_email(app: App, store: Profiles, 
 
 
 def test_checkout_with_neither_reference_nor_email_is_recorded_and_logged(
-    app: App, store: Profiles, seed: Seed, caplog: pytest.LogCaptureFixture
+    app: App, store: SQLiteProfiles, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No client_reference_id and no email: 200 "unmatched", logged, no profile; a replay is a duplicate."""
-    seed(Profile(ADA, "ada@example.com"))
+    store.put(Profile(ADA, "ada@example.com"))
     payload = event("checkout.session.completed", checkout(user_id=None, customer="cus_x", email=None))
 
     with caplog.at_level(logging.INFO, logger="handlers.webhook"):
@@ -211,10 +166,10 @@ def test_checkout_with_neither_reference_nor_email_is_recorded_and_logged(
 )
 @pytest.mark.parametrize("before", [True, False], ids=["had-access", "had-none"])
 def test_subscription_events_set_access_and_price(
-    app: App, store: Profiles, seed: Seed, kind: str, status: str, access: bool | None, before: bool
+    app: App, store: SQLiteProfiles, kind: str, status: str, access: bool | None, before: bool
 ) -> None:
     """has_access follows the subscription status (None: unchanged); price_id follows its price."""
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", before))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", before))
 
     expect(deliver(app, event(kind, subscription(status, price="price_2"))), 200, applied())
 
@@ -222,9 +177,9 @@ def test_subscription_events_set_access_and_price(
     assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_2", expected)
 
 
-def test_subscription_of_an_unknown_customer_is_unmatched(app: App, store: Profiles, seed: Seed) -> None:
+def test_subscription_of_an_unknown_customer_is_unmatched(app: App, store: SQLiteProfiles) -> None:
     """A subscription whose customer no profile holds changes nothing and answers "unmatched"."""
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
 
     payload = event("customer.subscription.deleted", subscription("canceled", customer="cus_other"))
     expect(deliver(app, payload), 200, applied("unmatched"))
@@ -232,9 +187,9 @@ def test_subscription_of_an_unknown_customer_is_unmatched(app: App, store: Profi
     assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", True)
 
 
-def test_invoice_paid_grants_access(app: App, store: Profiles, seed: Seed) -> None:
+def test_invoice_paid_grants_access(app: App, store: SQLiteProfiles) -> None:
     """invoice.paid sets has_access for the customer's profile and leaves the rest."""
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
 
     expect(deliver(app, event("invoice.paid", invoice())), 200, applied())
 
@@ -242,10 +197,10 @@ def test_invoice_paid_grants_access(app: App, store: Profiles, seed: Seed) -> No
 
 
 def test_invoice_payment_failed_is_logged_only(
-    app: App, store: Profiles, seed: Seed, caplog: pytest.LogCaptureFixture
+    app: App, store: SQLiteProfiles, caplog: pytest.LogCaptureFixture
 ) -> None:
     """invoice.payment_failed answers 200 "ignored", changes nothing, and logs the customer and invoice."""
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
     payload = event("invoice.payment_failed", invoice(), event_id="evt_failed_1")
 
     with caplog.at_level(logging.INFO, logger="handlers.webhook"):
@@ -260,10 +215,10 @@ def test_invoice_payment_failed_is_logged_only(
 
 @pytest.mark.parametrize("kind", ["customer.created", "payment_intent.succeeded", "charge.refunded"])
 def test_other_event_types_are_ignored(
-    app: App, store: Profiles, seed: Seed, payments: FakePayments, kind: str
+    app: App, store: SQLiteProfiles, payments: FakePayments, kind: str
 ) -> None:
     """Any other type answers 200 "ignored" and touches neither store nor Stripe."""
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
 
     expect(deliver(app, event(kind, {"id": "x_1", "customer": "cus_1"})), 200, applied("ignored"))
 
@@ -274,10 +229,10 @@ def test_other_event_types_are_ignored(
 # --- at least once, out of order ----------------------------------------------------------------
 
 
-def test_a_replayed_event_is_applied_once(app: App, store: Profiles, seed: Seed) -> None:
+def test_a_replayed_event_is_applied_once(app: App, store: SQLiteProfiles) -> None:
     """Redelivering an applied event answers "duplicate" and does not undo what came after it."""
     granted = event("customer.subscription.updated", subscription("active"), created=100)
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
     expect(deliver(app, granted), 200, applied())
     expect(
         deliver(app, event("customer.subscription.deleted", subscription("canceled"), 200)), 200, applied()
@@ -288,11 +243,9 @@ def test_a_replayed_event_is_applied_once(app: App, store: Profiles, seed: Seed)
     assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_2", False)
 
 
-def test_an_older_event_after_a_newer_one_leaves_the_newer_state(
-    app: App, store: Profiles, seed: Seed
-) -> None:
+def test_an_older_event_after_a_newer_one_leaves_the_newer_state(app: App, store: SQLiteProfiles) -> None:
     """An event created before the last applied one answers "stale" and changes nothing."""
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", True))
     newer = event("customer.subscription.deleted", subscription("canceled", price="price_new"), created=200)
     older = event("customer.subscription.updated", subscription("active", price="price_old"), created=100)
 
@@ -302,7 +255,7 @@ def test_an_older_event_after_a_newer_one_leaves_the_newer_state(
     assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_new", False)
 
 
-def test_checkout_then_older_subscription_event_is_stale(app: App, store: Profiles) -> None:
+def test_checkout_then_older_subscription_event_is_stale(app: App, store: SQLiteProfiles) -> None:
     """Order is per profile across event types: a checkout at t=300 outranks a cancellation at t=250."""
     expect(deliver(app, event("checkout.session.completed", checkout(), created=300)), 200, applied())
     late = event("customer.subscription.deleted", subscription("canceled"), created=250)
@@ -315,9 +268,8 @@ def test_checkout_then_older_subscription_event_is_stale(app: App, store: Profil
 # --- failures answer 500, so Stripe retries, and the retry is applied -------------------------------
 
 
-@SQLITE_ONLY
 def test_store_failure_is_500_and_the_redelivery_is_applied(
-    app: App, store: Profiles, tmp_path: Path
+    app: App, store: SQLiteProfiles, tmp_path: Path
 ) -> None:
     """While the SQLite file is locked the event answers 500; delivered again later, it is applied."""
     payload = event("checkout.session.completed", checkout())
@@ -332,46 +284,8 @@ def test_store_failure_is_500_and_the_redelivery_is_applied(
     assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
 
 
-@POSTGRES_ONLY
-def test_postgres_lock_timeout_is_500_and_the_redelivery_is_applied(
-    store: Profiles, payments: FakePayments, postgres_url: str
-) -> None:
-    """While another transaction locks `profiles` the event times out with 500 and leaves no trace.
-
-    Delivered again after the lock is gone, the same event is applied: its id was not kept as processed.
-    """
-    impatient = PostgresProfiles(postgres_url, statement_timeout_ms=300)
-    app = make_app(impatient, payments)
-    payload = event("checkout.session.completed", checkout())
-    try:
-        with psycopg.connect(postgres_url) as other:
-            other.execute("LOCK TABLE public.profiles IN EXCLUSIVE MODE")
-            started = time.monotonic()
-            failed = deliver(app, payload)
-            elapsed = time.monotonic() - started
-            other.rollback()
-
-        expect(failed, 500, {"error": "Billing information is unavailable right now. Please try again."})
-        assert 0.3 <= elapsed < 2
-        assert store.get(ADA) is None
-        assert processed_events(postgres_url) == []
-        expect(deliver(app, payload), 200, applied())
-        assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_from_line_items", True)
-        assert processed_events(postgres_url) == [(json.loads(payload)["id"], "applied")]
-    finally:
-        app.executor.shutdown()
-        impatient.close()
-
-
-def processed_events(url: str) -> list[tuple[str, str]]:
-    """The (event id, outcome) rows of PostgreSQL's processed-events table."""
-    with psycopg.connect(url) as db:
-        rows = db.execute("SELECT id, outcome FROM public.stripe_events ORDER BY id").fetchall()
-    return [(str(event_id), str(outcome)) for event_id, outcome in rows]
-
-
 def test_stripe_failure_is_500_and_the_redelivery_is_applied(
-    app: App, store: Profiles, payments: FakePayments
+    app: App, store: SQLiteProfiles, payments: FakePayments
 ) -> None:
     """When the line items cannot be fetched the event answers 500 with nothing stored; later it applies."""
     payload = event("checkout.session.completed", checkout("cs_test_retry"))
@@ -407,11 +321,9 @@ GOOD = event("invoice.paid", invoice())
         pytest.param(signature(GOOD).replace("v1=", "v0="), "Invalid Stripe signature", id="no-v1-signature"),
     ],
 )
-def test_bad_signatures_are_400(
-    app: App, store: Profiles, seed: Seed, header: str | None, message: str
-) -> None:
+def test_bad_signatures_are_400(app: App, store: SQLiteProfiles, header: str | None, message: str) -> None:
     """Unsigned, wrongly signed, stale or altered events answer 400 and change nothing."""
-    seed(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
 
     expect(deliver(app, GOOD, header), 400, {"error": message})
 
@@ -425,7 +337,6 @@ def test_a_recent_signature_among_several_passes(app: App) -> None:
     expect(deliver(app, GOOD, header), 200, applied("unmatched"))
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize(
     "payload",
     [
@@ -474,15 +385,13 @@ def test_signature_header_matches_the_sdk() -> None:
     assert signature_header(GOOD, WEBHOOK_SECRET, 1_700_000_123) == signature(GOOD, timestamp=1_700_000_123)
 
 
-@SQLITE_ONLY
-def test_unconfigured_secret_is_500(store: Profiles, payments: FakePayments) -> None:
+def test_unconfigured_secret_is_500(store: SQLiteProfiles, payments: FakePayments) -> None:
     """Without STRIPE_WEBHOOK_SECRET (outside offline mode) every event answers 500, so Stripe retries."""
-    app = make_app(store, payments, secret=None)
+    app = webhook_app(store, payments, secret=None)
 
     expect(deliver(app, GOOD), 500, {"error": "Webhook is not configured"})
 
 
-@SQLITE_ONLY
 def test_get_is_405(app: App) -> None:
     """Only POST is routed."""
     result = asyncio.run(call(app, "GET", WEBHOOK))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.helpers.servers import StripeEmulator
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -10,3 +14,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/tests/e2e/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(name="emulator", scope="module")
+def _emulator() -> Iterator[StripeEmulator]:
+    """A local Stripe emulator for the module's tests (scripts/stripe_emulator.py)."""
+    with StripeEmulator() as emulator:
+        yield emulator

@@ -17,8 +17,9 @@ TESTS = [
     "tests/test_session.py",
     "tests/test_checkout.py",
     "tests/test_portal.py",
+    "tests/test_router.py",
     "tests/test_edge.py",
-    "tests/test_fetch_http.py",
+    "tests/adapters/test_fetch_http.py",
 ]
 
 

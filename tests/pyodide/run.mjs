@@ -82,7 +82,7 @@ async function main() {
   const source = path.resolve(options.source);
   copyTree(pyodide, path.join(source, "handlers"), `${PROJECT}/handlers`, (name) => name.endsWith(".py"));
   copyTree(pyodide, path.join(source, "schemas"), `${PROJECT}/schemas`, (name) => name.endsWith(".json"));
-  copyTree(pyodide, path.join(source, "tests"), `${PROJECT}/tests`, (name) => name.endsWith(".py"));
+  copyTree(pyodide, path.join(source, "tests"), `${PROJECT}/tests`, (name) => /\.(py|json)$/.test(name));
   pyodide.FS.writeFile(`${PROJECT}/pyproject.toml`, readFileSync(path.join(source, "pyproject.toml")));
   pyodide.FS.writeFile(`${PROJECT}/job.py`, readFileSync(path.join(HERE, "job.py")));
 

@@ -1,7 +1,8 @@
-"""Stripe-shaped webhook events and their signatures, for tests."""
+"""Stripe-shaped webhook events and their signatures, and their delivery to an in-process app."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -9,7 +10,15 @@ from typing import Any
 
 import stripe
 
+from handlers.asgi import App
+from handlers.ports import Profiles
+from handlers.settings import Settings
+from tests.helpers.asgi_client import Result, call
+from tests.helpers.fakes import FakePayments, make_router
+
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef0123456789abcdef"
+WEBHOOK = "/api/webhook/stripe"
+ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"  # profile ids are UUIDs in PostgreSQL
 _ids = itertools.count(1)
 
 
@@ -79,3 +88,21 @@ def signature(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | Non
         payload.decode(), secret, int(time.time()) if timestamp is None else timestamp
     )
     return header
+
+
+def webhook_app(store: Profiles, payments: FakePayments, secret: str | None = WEBHOOK_SECRET) -> App:
+    """The app over a real store and fake payments, with `secret` as STRIPE_WEBHOOK_SECRET."""
+    return App(make_router(payments, store, Settings(stripe_webhook_secret=secret)), threads=2)
+
+
+def deliver(app: App, payload: bytes, header: str | None = "") -> Result:
+    """POST `payload` as Stripe does; header "" signs it now with the test secret, None sends none."""
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if header is not None:
+        headers["Stripe-Signature"] = header or signature(payload)
+    return asyncio.run(call(app, "POST", WEBHOOK, payload, headers))
+
+
+def applied(outcome: str = "applied") -> dict[str, Any]:
+    """The webhook's 200 body for `outcome`."""
+    return {"received": True, "outcome": outcome}

@@ -437,7 +437,7 @@ def test_importing_and_building_the_app_does_not_import_stripe(tmp_path: Path) -
         text=True,
         timeout=60,
         check=False,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
     assert done.returncode == 0, done.stderr

@@ -1,10 +1,7 @@
-"""handlers.offline.local_secrets and local_token: offline mode's own webhook and session secrets."""
+"""handlers.offline.local_token: the session token scripts/token prints, verified as the service does."""
 
 from __future__ import annotations
 
-import logging
-import re
-import stat
 import time
 from pathlib import Path
 
@@ -14,7 +11,7 @@ from handlers.offline.local_secrets import local_jwt_secret, with_local_secrets
 from handlers.offline.local_token import main, mint, user_id_for
 from handlers.ports import User
 from handlers.session import HS256Keys, NotSignedIn, SessionReader
-from handlers.settings import Settings, SettingsError
+from handlers.settings import Settings
 
 STRIPE_KEY = "sk_test_local0123456789"
 
@@ -22,58 +19,6 @@ STRIPE_KEY = "sk_test_local0123456789"
 def reader(secret: str, issuer: str | None = None) -> SessionReader:
     """A session reader as the service builds it for `secret`."""
     return SessionReader(HS256Keys(secret), issuer, None)
-
-
-def test_real_stripe_settings_are_left_alone(tmp_path: Path) -> None:
-    """With STRIPE_SECRET_KEY nothing is generated and no file is written."""
-    settings = Settings(stripe_secret_key=STRIPE_KEY)
-
-    assert with_local_secrets(settings, tmp_path / "secret") is settings
-    assert not (tmp_path / "secret").exists()
-
-
-def test_offline_mode_fills_both_secrets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Offline: a whsec_ secret for the process, a JWT secret persisted 0600; neither value is logged."""
-    path = tmp_path / "var" / "local-jwt-secret"
-
-    with caplog.at_level(logging.INFO):
-        first = with_local_secrets(Settings(), path)
-    second = with_local_secrets(Settings(), path)
-
-    assert re.fullmatch(r"whsec_[0-9a-f]{64}", first.stripe_webhook_secret or "")
-    assert second.stripe_webhook_secret != first.stripe_webhook_secret
-    assert first.supabase_jwt_secret == second.supabase_jwt_secret == path.read_text().strip()
-    assert len(first.supabase_jwt_secret or "") == 64
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["local-jwt-secret"]
-    logged = caplog.text
-    assert "STRIPE_WEBHOOK_SECRET is not set" in logged and "SUPABASE_JWT_SECRET is not set" in logged
-    assert str(first.stripe_webhook_secret) not in logged and str(first.supabase_jwt_secret) not in logged
-
-
-def test_offline_mode_keeps_secrets_that_are_set(tmp_path: Path) -> None:
-    """Configured secrets win over generated ones, and no file is written."""
-    settings = Settings(stripe_webhook_secret="whsec_set", supabase_jwt_secret="jwt-set")
-
-    assert with_local_secrets(settings, tmp_path / "s") == settings
-    assert not (tmp_path / "s").exists()
-
-
-def test_an_empty_secret_file_is_a_setting_error(tmp_path: Path) -> None:
-    """An empty file is refused with its path, not used as an empty key."""
-    path = tmp_path / "local-jwt-secret"
-    path.write_text("\n")
-
-    with pytest.raises(SettingsError, match=r"local-jwt-secret is empty; delete it to make a new secret$"):
-        local_jwt_secret(path)
-
-
-def test_an_unwritable_folder_is_a_setting_error(tmp_path: Path) -> None:
-    """A secret path under a regular file is refused with the path and the error class."""
-    (tmp_path / "file").write_text("x")
-
-    with pytest.raises(SettingsError, match=r"^cannot read or create .*/file/secret: \w+Error$"):
-        local_jwt_secret(tmp_path / "file" / "secret")
 
 
 def test_minted_token_is_a_signed_in_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from handlers.adapters.fetch_http import FetchStripePayments, runtime_fetch
 from handlers.adapters.stripe_payments import FAILED, UNAVAILABLE
 from handlers.checkout import checkout_params
 from handlers.ports import PaymentsError
-from tests.fake_fetch import FakeFetch, stripe_error
+from tests.helpers.fake_fetch import FakeFetch, stripe_error
 
 SECRET_KEY = "sk_test_51FetchKeyThatMustNeverBeShown0123456789"
 SESSION_URL = "https://checkout.stripe.com/c/pay/cs_test_fetch"

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 import requests
 
-from tests.jwks import SigningKey, es256, jwks, rs256
-from tests.test_serve import Server, run_server
+from tests.helpers.jwks import SigningKey, es256, jwks, rs256
+from tests.helpers.servers import Server, run_server
 
 CUSTOMER_USER = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 NEW_USER = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
@@ -36,9 +36,12 @@ class FakeAuth:
 
     def __init__(self, document: dict[str, Any], hang_seconds: float = 0.0) -> None:
         body = json.dumps(document).encode()
+        self.requests = 0
+        auth = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                auth.requests += 1
                 if hang_seconds:
                     time.sleep(hang_seconds)
                 self.send_response(200 if self.path == "/auth/v1/.well-known/jwks.json" else 404)
@@ -143,23 +146,21 @@ def test_an_hs256_token_with_an_rs256_kid_is_401(server: Server, auth: FakeAuth)
     assert (response.status_code, response.json()) == (401, NOT_SIGNED_IN)
 
 
-def test_a_jwks_timeout_is_a_prompt_500(tmp_path: Path, postgres_url: str) -> None:
-    """With the JWKS endpoint hanging, create-portal answers 500 "could not be verified" within seconds."""
+def test_a_jwks_timeout_is_a_500_and_is_not_waited_for_again(tmp_path: Path, postgres_url: str) -> None:
+    """With the JWKS endpoint hanging, create-portal answers 500 "could not be verified"; the next request
+    answers the same without asking the hanging endpoint again."""
     hanging = FakeAuth(jwks(ES), hang_seconds=30)
     try:
         serving = contextlib.contextmanager(run_server)
         with serving(
             "hypercorn", tmp_path, DATABASE_URL=postgres_url, SUPABASE_URL=hanging.url, SUPABASE_TIMEOUT="1"
         ) as server:
-            started = time.monotonic()
+            # The keys would come after 30 s and sign the user in: a 500 is SUPABASE_TIMEOUT ending the wait.
             response = portal(server, token(ES, hanging.url, sub=CUSTOMER_USER))
-            elapsed = time.monotonic() - started
             assert (response.status_code, response.json()) == (500, UNVERIFIABLE)
             assert response.headers["content-type"] == "application/json"
-            assert elapsed < 3, elapsed
-            started = time.monotonic()
             again = portal(server, token(ES, hanging.url, sub=CUSTOMER_USER))
             assert (again.status_code, again.json()) == (500, UNVERIFIABLE)
-            assert time.monotonic() - started < 0.5
+            assert hanging.requests == 1
     finally:
         hanging.close()

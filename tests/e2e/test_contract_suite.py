@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from contract_tests.deployment import ROOT, Target, local_service
-from tests.broken_server import proxy
+from tests.helpers.broken_server import proxy
 
 
 @pytest.fixture(name="service", scope="module")

@@ -10,7 +10,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tests.fakes import make_token
+from tests.helpers.fakes import make_token
 
 
 @dataclass(frozen=True)

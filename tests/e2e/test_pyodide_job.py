@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # PyYAML's C binding: importable in CPython here, and no Pyodide wheel of it is loaded.
 C_EXTENSION_ONLY = "yaml._yaml"
 

@@ -17,8 +17,8 @@ from handlers.adapters.jwks_keys import JWKSKeys, KeyChain, parse_jwks
 from handlers.http import Request
 from handlers.ports import InvalidToken, KeysUnavailable, User
 from handlers.session import HS256Keys, NotSignedIn, SessionReader
-from tests.fakes import COOKIE, ISSUER, SECRET, SUPABASE_URL, USER_ID, make_router, make_token
-from tests.jwks import SigningKey, es256, jwks, rs256
+from tests.helpers.fakes import COOKIE, ISSUER, SECRET, SUPABASE_URL, USER_ID, make_router, make_token
+from tests.helpers.jwks import SigningKey, es256, jwks, rs256
 
 JWKS_URL = f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json"
 ES = es256()

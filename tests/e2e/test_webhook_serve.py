@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.stripe_events import checkout_session, event, signature
-from tests.test_serve import (
-    ROOT,
+from tests.helpers.servers import (
+    ACCOUNT,
     STRIPE_KEY,
+    WEBHOOK_SECRET,
     Server,
+    StripeEmulator,
     bearer,
     checkout_body,
+    deliver,
     expect,
     free_port,
     post,
@@ -27,18 +29,7 @@ from tests.test_serve import (
     since,
     wait_until_up,
 )
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from stripe_emulator import StripeEmulator
-
-WEBHOOK_SECRET = "whsec_serve_0123456789abcdef0123456789"
-ACCOUNT = "https://app.example.com/account"
-
-
-@pytest.fixture(name="emulator", scope="module")
-def _emulator() -> Iterator[StripeEmulator]:
-    with StripeEmulator() as emulator:
-        yield emulator
+from tests.helpers.stripe_events import checkout_session, event, signature
 
 
 @pytest.fixture(name="server", scope="module")
@@ -51,14 +42,6 @@ def _server(emulator: StripeEmulator, tmp_path_factory: pytest.TempPathFactory) 
         STRIPE_MAX_RETRIES="0",
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
     )
-
-
-def deliver(server: Server, payload: bytes, header: str | None) -> requests.Response:
-    """POST raw bytes to the webhook as Stripe does."""
-    headers = {"Content-Type": "application/json; charset=utf-8"}
-    if header is not None:
-        headers["Stripe-Signature"] = header
-    return requests.post(f"{server.url}/api/webhook/stripe", data=payload, headers=headers, timeout=10)
 
 
 def test_checkout_webhook_portal(server: Server, emulator: StripeEmulator) -> None:

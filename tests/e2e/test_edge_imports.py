@@ -9,7 +9,7 @@ from pathlib import Path
 SCRIPT = """
 import json, sys
 import handlers, handlers.app, handlers.edge, handlers.adapters.fetch_http
-from tests.fakes import FakeProfiles
+from tests.helpers.fakes import FakeProfiles
 
 def fetch(method, url, headers, body, timeout):
     session = {"id": "cs_1", "object": "checkout.session", "url": "https://checkout.stripe.com/x"}
@@ -38,7 +38,7 @@ def test_stripe_loads_only_with_the_first_payment() -> None:
         text=True,
         timeout=60,
         check=False,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
     assert done.returncode == 0, done.stderr

@@ -21,9 +21,9 @@ from handlers.offline.payments import OfflinePayments
 from handlers.ports import Profile, User
 from handlers.router import Router
 from handlers.settings import Settings
-from tests.asgi_client import Result, call
-from tests.fakes import FakePayments, make_router
-from tests.stripe_events import WEBHOOK_SECRET
+from tests.helpers.asgi_client import Result, call
+from tests.helpers.fakes import FakePayments, make_router
+from tests.helpers.stripe_events import WEBHOOK_SECRET
 
 BASE = "http://127.0.0.1:8000"
 SUCCESS = "https://app.example.com/ok?session_id={CHECKOUT_SESSION_ID}"

@@ -11,7 +11,7 @@ from typing import Protocol
 import pytest
 
 from handlers.ports import Outcome, Profile, ProfileUpdate
-from tests.stores import KINDS, empty_store
+from tests.helpers.stores import KINDS, empty_store
 
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 BOB = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"

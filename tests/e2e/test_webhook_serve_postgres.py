@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from tests.stripe_events import checkout_session, event, signature
-from tests.test_serve import ROOT, STRIPE_KEY, Server, bearer, checkout_body, expect, post, run_server, since
-from tests.test_webhook_serve import ACCOUNT, WEBHOOK_SECRET, deliver
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from stripe_emulator import StripeEmulator
+from tests.helpers.servers import (
+    ACCOUNT,
+    STRIPE_KEY,
+    WEBHOOK_SECRET,
+    Server,
+    StripeEmulator,
+    bearer,
+    checkout_body,
+    deliver,
+    expect,
+    post,
+    run_server,
+    since,
+)
+from tests.helpers.stripe_events import checkout_session, event, signature
 
 USER = "3c9e7f1a-5b2d-4e8f-a1c3-9d7b5e3f1a2c"
 NO_ACCOUNT = {"error": "You don't have a billing account yet. Make a purchase first."}
-
-
-@pytest.fixture(name="emulator", scope="module")
-def _emulator() -> Iterator[StripeEmulator]:
-    with StripeEmulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture(name="server", scope="module")

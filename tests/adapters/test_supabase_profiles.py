@@ -1,4 +1,4 @@
-"""handlers.adapters.supabase_profiles: the exact PostgREST requests, and failures as StoreError."""
+"""handlers.adapters.supabase_profiles: the exact PostgREST requests and RPCs, and failures as StoreError."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ import responses
 from responses import matchers
 
 from handlers.adapters.supabase_profiles import SupabaseProfiles
+from handlers.asgi import App
 from handlers.http import Request
 from handlers.ports import Profile, ProfileUpdate, StoreError
-from tests.fakes import USER_ID, make_router, make_token
+from tests.helpers.asgi_client import expect
+from tests.helpers.fakes import USER_ID, FakePayments, make_router, make_token
+from tests.helpers.stripe_events import ADA, applied, checkout_session, deliver, event, webhook_app
 
 URL = "https://abcd.supabase.co"
 ANON = "anon-key-eyJhbGciOiJIUzI1NiJ9.anon"
@@ -258,3 +261,123 @@ def test_a_store_failure_is_a_500_without_keys_in_body_or_logs(
     text = json.dumps(response.body) + caplog.text
     for secret in (ANON, SERVICE, token):
         assert secret not in text
+
+
+# --- POST /api/webhook/stripe over this store: the exact RPC, and RPC failures as 500 ---------------
+
+UNAVAILABLE_BODY = {"error": "Billing information is unavailable right now. Please try again."}
+
+
+@pytest.fixture(name="rpc_mock")
+def _rpc_mock() -> Iterator[responses.RequestsMock]:
+    """Every HTTP request must match a registered response, and every registered one must be sent."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture(name="payments")
+def _payments() -> FakePayments:
+    return FakePayments()
+
+
+@pytest.fixture(name="app")
+def _app(payments: FakePayments) -> Iterator[App]:
+    """The app over the Supabase REST store (1.5 s timeout) and fake payments."""
+    app = webhook_app(SupabaseProfiles(URL, ANON, SERVICE, timeout=1.5), payments)
+    yield app
+    app.executor.shutdown()
+
+
+def rpc_call(event_id: str) -> list[object]:
+    """Matchers for the RPC a completed checkout for ADA at t=1_700_000_000 must send, and nothing else."""
+    return [
+        matchers.json_params_matcher(
+            {
+                "p_event_id": event_id,
+                "p_created": 1_700_000_000,
+                "p_user_id": ADA,
+                "p_customer_id": "cus_1",
+                "p_email": "ada@example.com",
+                "p_price_id": "price_from_line_items",
+                "p_has_access": True,
+            }
+        ),
+        matchers.header_matcher(
+            {
+                "apikey": SERVICE,
+                "Authorization": f"Bearer {SERVICE}",
+                "Content-Type": "application/json",
+                "Content-Profile": "public",
+                "Accept": "application/json",
+            }
+        ),
+    ]
+
+
+def test_checkout_completed_is_one_rpc_with_the_service_key(
+    rpc_mock: responses.RequestsMock, app: App, payments: FakePayments, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed checkout.session.completed is exactly one POST rpc/apply_stripe_event with the service key."""
+    caplog.set_level(logging.DEBUG)
+    payload = event("checkout.session.completed", checkout_session("cs_test_rpc", ADA), event_id="evt_rpc_1")
+    rpc_mock.post(RPC, json="applied", match=rpc_call("evt_rpc_1"))
+
+    expect(deliver(app, payload), 200, applied())
+
+    assert payments.prices == ["cs_test_rpc"]
+    (call,) = rpc_mock.calls
+    assert (call.request.method, call.request.url) == ("POST", RPC)
+    assert call.request.req_kwargs["timeout"] == 1.5  # type: ignore[attr-defined]
+    assert json.loads(call.request.body or b"") == {
+        "p_event_id": "evt_rpc_1",
+        "p_created": 1_700_000_000,
+        "p_user_id": ADA,
+        "p_customer_id": "cus_1",
+        "p_email": "ada@example.com",
+        "p_price_id": "price_from_line_items",
+        "p_has_access": True,
+    }
+    assert ANON not in str(call.request.headers)
+    assert SERVICE not in caplog.text
+
+
+def test_a_replay_answers_the_functions_duplicate(rpc_mock: responses.RequestsMock, app: App) -> None:
+    """The same event again sends the same RPC; the function's "duplicate" is what the webhook answers."""
+    payload = event("checkout.session.completed", checkout_session("cs_test_1", ADA), event_id="evt_rpc_2")
+    rpc_mock.post(RPC, json="applied", match=rpc_call("evt_rpc_2"))
+    rpc_mock.post(RPC, json="duplicate", match=rpc_call("evt_rpc_2"))
+
+    expect(deliver(app, payload), 200, applied())
+    expect(deliver(app, payload), 200, applied("duplicate"))
+
+    assert len(rpc_mock.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param({"status": 500, "json": {"code": "XX000", "message": "boom"}}, id="http-500"),
+        pytest.param({"status": 503, "body": "upstream connect error"}, id="http-503-not-json"),
+        pytest.param({"status": 401, "json": {"code": "42501"}}, id="service-key-refused"),
+        pytest.param({"status": 404, "json": {"code": "PGRST202"}}, id="function-missing"),
+        pytest.param({"json": "done"}, id="unknown-outcome"),
+        pytest.param({"body": requests.ReadTimeout("read timed out")}, id="timeout"),
+        pytest.param({"body": requests.ConnectionError(f"refused apikey={SERVICE}")}, id="refused"),
+    ],
+)
+def test_an_rpc_failure_is_500_and_the_redelivery_is_applied(
+    rpc_mock: responses.RequestsMock, app: App, caplog: pytest.LogCaptureFixture, failure: dict[str, object]
+) -> None:
+    """When the RPC fails the webhook answers 500 (so Stripe retries); the retried delivery is applied."""
+    caplog.set_level(logging.DEBUG)
+    payload = event("checkout.session.completed", checkout_session("cs_test_1", ADA), event_id="evt_rpc_3")
+    rpc_mock.post(RPC, match=rpc_call("evt_rpc_3"), **failure)
+    rpc_mock.post(RPC, json="applied", match=rpc_call("evt_rpc_3"))
+
+    failed = deliver(app, payload)
+    retried = deliver(app, payload)
+
+    expect(failed, 500, UNAVAILABLE_BODY)
+    expect(retried, 200, applied())
+    assert len(rpc_mock.calls) == 2
+    assert SERVICE not in caplog.text

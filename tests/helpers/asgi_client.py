@@ -65,3 +65,9 @@ async def call(
         body=b"".join(m.get("body", b"") for m in sent[1:]),
         pairs=pairs,
     )
+
+
+def expect(result: Result, status: int, body: Any) -> None:
+    """Exactly this status and JSON body, served as application/json."""
+    assert (result.status, result.json()) == (status, body)
+    assert result.headers["content-type"] == "application/json"

@@ -1,0 +1,203 @@
+"""handlers.router: matching, limits, the one translation of errors into bodies, the contract, the bytes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from handlers.http import HTTPError, Request, Response
+from handlers.ports import KeysUnavailable, PaymentsError, StoreError
+from handlers.router import Answer, Router, checked_route, request_id, route
+from handlers.settings import Settings
+from tests.helpers.fakes import SECRET, SUPABASE_URL, make_router
+
+URL = "https://checkout.stripe.com/c/pay/cs_test_1"
+SMALL = Settings(
+    supabase_url=SUPABASE_URL,
+    supabase_jwt_secret=SECRET,
+    max_body_bytes=16,
+    allowed_origins=("https://app.example.com",),
+)
+
+
+def router_with(path: str, handler: Any, ok: str = "create-checkout.response.json") -> Router:
+    """A Router over fakes whose only route is POST `path` -> `handler`."""
+    return Router(make_router(settings=SMALL).deps, {path: {"POST": route(handler, ok)}})
+
+
+def raises(exc: Exception) -> Any:
+    """A handler that raises `exc`."""
+
+    def handler(request: Request, deps: object) -> Response:
+        raise exc
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "message"),
+    [
+        pytest.param(HTTPError(400, "Price ID is required"), 400, "Price ID is required", id="http-error"),
+        pytest.param(PaymentsError("No such price: 'p'"), 500, "No such price: 'p'", id="payments"),
+        pytest.param(
+            KeysUnavailable("jwks down"),
+            500,
+            "Your session could not be verified right now. Please try again.",
+            id="keys",
+        ),
+        pytest.param(
+            StoreError("db down"),
+            500,
+            "Billing information is unavailable right now. Please try again.",
+            id="store",
+        ),
+        pytest.param(KeyError("sk_live_detail"), 500, "Internal server error", id="unexpected"),
+    ],
+)
+def test_every_error_becomes_its_documented_body(
+    exc: Exception, status: int, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HTTPError, each port error and anything else become exactly one JSON body; only bugs are logged."""
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        response = router_with("/x", raises(exc)).dispatch(Request("POST", "/x", request_id="rid-1"))
+    assert (response.status, response.body) == (status, {"error": message})
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged == (["unhandled error request_id=rid-1"] if message == "Internal server error" else [])
+
+
+def test_response_that_breaks_its_schema_is_500() -> None:
+    """A handler answer that does not match its response schema never reaches the client."""
+    router = router_with("/broken", lambda request, deps: Response(200, {"link": "x"}))
+    response = router.dispatch(Request("POST", "/broken"))
+    assert (response.status, response.body) == (500, {"error": "Internal server error"})
+
+
+def test_error_body_that_breaks_the_error_schema_is_500_every_time() -> None:
+    """An empty error message breaks error.json; the remembered check still refuses it the second time."""
+    router = router_with("/broken", lambda request, deps: Response(400, {"error": ""}))
+    for _ in range(2):
+        response = router.dispatch(Request("POST", "/broken"))
+        assert (response.status, response.body) == (500, {"error": "Internal server error"})
+
+
+def test_a_checked_route_parses_once_and_hands_on_what_its_check_made() -> None:
+    """The pure check runs when the body arrives; the handler's call gets exactly what it returned."""
+    seen: list[object] = []
+
+    def check(request: Request, deps: object) -> dict[str, Any]:
+        seen.append("check")
+        body: dict[str, Any] = json.loads(request.body)
+        return body
+
+    def handler(request: Request, deps: object, body: dict[str, Any]) -> Response:
+        seen.append(body)
+        return Response(200, {"url": body["url"]})
+
+    checked = checked_route(check, handler, "create-checkout.response.json")
+    router = Router(make_router().deps, {"/c": {"POST": checked}})
+    raw = json.dumps({"url": URL}).encode()
+    step = router.begin("POST", "/c", []).check(raw)
+    assert seen == ["check"]
+    assert callable(step) and step().body == raw.replace(b" ", b"")
+    assert seen == ["check", {"url": URL}]
+
+
+def test_a_refusal_of_the_check_needs_no_call() -> None:
+    """What the check refuses is answered at once, as an Answer, with its documented body."""
+
+    def check(request: Request, deps: object) -> None:
+        raise HTTPError(400, "Price ID is required")
+
+    def never(request: Request, deps: object, body: None) -> Response:
+        raise AssertionError("the handler must not run")
+
+    router = Router(make_router(settings=SMALL).deps, {"/c": {"POST": checked_route(check, never, "x")}})
+    answer = router.begin("POST", "/c", [("X-Request-Id", "r1")]).check(b"{}")
+    body = b'{"error":"Price ID is required"}'
+    assert answer == Answer(
+        400,
+        [
+            ("content-type", "application/json"),
+            ("content-length", str(len(body))),
+            ("x-request-id", "r1"),
+            ("vary", "Origin"),
+        ],
+        body,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        pytest.param("POST", "/x", 200, None, id="exact"),
+        pytest.param("post", "/x", 200, None, id="method-any-case"),
+        pytest.param("GET", "/x", 405, "POST", id="wrong-method"),
+        pytest.param("POST", "/x/", 404, None, id="trailing-slash"),
+        pytest.param("GET", "/pages/abc", 200, None, id="prefix-one-segment"),
+        pytest.param("GET", "/pages/", 404, None, id="prefix-no-segment"),
+        pytest.param("GET", "/pages/a/b", 404, None, id="prefix-two-segments"),
+        pytest.param("POST", "/pages/abc", 405, "GET", id="prefix-wrong-method"),
+    ],
+)
+def test_matching(method: str, path: str, status: int, allow: str | None) -> None:
+    """Exact paths, prefix routes with one id segment, 404 and 405 with Allow."""
+    router = router_with("/x", lambda request, deps: Response(200, {"url": URL}))
+    page = route(
+        lambda request, deps: Response(200, b"<p>page</p>", (("content-type", "text/html"),)), "error.json"
+    )
+    router.add_prefix("/pages/", {"GET": page})
+    answer = router.respond(method, path, [], b"")
+    assert answer.status == status
+    assert dict(answer.headers).get("allow") == allow
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        pytest.param([("Content-Length", "17")], b"{}", id="declared"),
+        pytest.param([], b"{" + b" " * 16 + b"}", id="sent"),
+    ],
+)
+def test_bodies_over_the_limit_are_413(headers: list[tuple[str, str]], body: bytes) -> None:
+    """Over MAX_BODY_BYTES, by Content-Length before the body or by the body itself."""
+    router = router_with("/x", raises(AssertionError("the handler must not run")))
+    answer = router.respond("POST", "/x", headers, body)
+    assert (answer.status, answer.body) == (413, b'{"error":"Request body too large"}')
+
+
+def test_a_page_is_sent_as_its_own_bytes_and_a_204_has_no_content_type() -> None:
+    """Bytes bodies skip JSON and the contract; a preflight 204 is empty, labelled once, untyped."""
+    html = Response(200, b"<p>hi</p>", (("content-type", "text/html; charset=utf-8"),))
+    router = router_with("/page", lambda request, deps: html)
+    page = router.respond("POST", "/page", [("X-Request-Id", "p")], b"")
+    assert (page.body, page.headers[:3]) == (
+        b"<p>hi</p>",
+        [("content-length", "9"), ("x-request-id", "p"), ("content-type", "text/html; charset=utf-8")],
+    )
+    preflight = router.respond("OPTIONS", "/page", [("Origin", "https://app.example.com")], b"")
+    names = [name for name, _ in preflight.headers]
+    assert (preflight.status, preflight.body, "content-type" in names) == (204, b"", False)
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        pytest.param("req-1.a:b_c", True, id="safe"),
+        pytest.param("x" * 128, True, id="longest"),
+        pytest.param("x" * 129, False, id="too-long"),
+        pytest.param("has space", False, id="space"),
+        pytest.param("", False, id="empty"),
+        pytest.param(None, False, id="none"),
+    ],
+)
+def test_request_id(given: str | None, kept: bool) -> None:
+    """A safe caller id is echoed; anything else becomes a fresh 32-hex id."""
+    made = request_id(given)
+    if kept:
+        assert made == given
+    else:
+        assert len(made) == 32 and int(made, 16) >= 0
