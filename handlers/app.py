@@ -79,7 +79,9 @@ def create_edge(
 
     def build() -> Router:
         if "payments" not in overrides and "stand_in" not in overrides:
-            overrides["payments"] = _fetch_payments(settings, fetch)
+            from .adapters.fetch_http import runtime_fetch
+
+            overrides["payments"] = _payments(settings, fetch or runtime_fetch())
         if "profiles" not in overrides:
             if settings.database_url != "supabase":
                 raise SettingsError("DATABASE_URL must be supabase at the edge (no TCP, no files there)")
@@ -97,7 +99,7 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
     stand_in = overrides.get("stand_in")
     payments = overrides.get("payments", stand_in)
     if payments is None and settings.stripe_secret_key:
-        payments = _stripe_payments(settings)
+        payments = _payments(settings)
     elif payments is None:
         settings = with_local_secrets(settings)
         log.warning(
@@ -128,31 +130,21 @@ def _configured(build: Callable[[], T]) -> T:
         raise SystemExit(f"configuration error: {exc}") from None
 
 
-def _stripe_payments(settings: Settings) -> Payments:
+def _payments(settings: Settings, fetch: Fetch | None = None) -> Payments:
+    """The stripe SDK over pooled HTTP, or over `fetch` at the edge (where there is no stand-in)."""
+    key, base, timeout = settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_timeout
+    if not key:
+        raise SettingsError("STRIPE_SECRET_KEY is not set, and the edge has no offline stand-in")
+    if fetch is not None:
+        from .adapters.fetch_http import FetchStripePayments
+
+        return FetchStripePayments(
+            key, fetch, api_base=base, timeout=timeout, max_retries=settings.stripe_max_retries
+        )
     from .adapters.stripe_payments import StripePayments
 
-    assert settings.stripe_secret_key
-    return StripePayments(
-        settings.stripe_secret_key,
-        api_base=settings.stripe_api_base,
-        timeout=settings.stripe_timeout,
-        max_retries=settings.stripe_max_retries,
-        retry_delay=settings.stripe_retry_delay,
-    )
-
-
-def _fetch_payments(settings: Settings, fetch: Fetch | None) -> Payments:
-    from .adapters.fetch_http import FetchStripePayments, runtime_fetch
-
-    if not settings.stripe_secret_key:
-        raise SettingsError("STRIPE_SECRET_KEY is not set, and the edge has no offline stand-in")
-    return FetchStripePayments(
-        settings.stripe_secret_key,
-        fetch or runtime_fetch(),
-        api_base=settings.stripe_api_base,
-        timeout=settings.stripe_timeout,
-        max_retries=settings.stripe_max_retries,
-    )
+    retries, delay = settings.stripe_max_retries, settings.stripe_retry_delay
+    return StripePayments(key, api_base=base, timeout=timeout, max_retries=retries, retry_delay=delay)
 
 
 def _profiles(settings: Settings) -> Profiles:

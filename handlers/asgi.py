@@ -38,22 +38,24 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        exchange = self.router.begin(
+        head = self.router.head(
             scope["method"],
             scope["path"],
             [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", ())],
             scope.get("query_string", b"").decode("latin-1"),
             str(client[0]) if client else "",
         )
-        answer = exchange.answer
-        if answer is None:
+        if isinstance(head, Answer):
+            answer = head
+        else:
             body = await self._read_body(receive)
             if body is None:
                 return  # the client went away before its body arrived: nobody to answer
-            step = exchange.check(body)
-            if not isinstance(step, Answer):
-                step = await asyncio.get_running_loop().run_in_executor(self.executor, step)
-            answer = step
+            step = self.router.body(head, body)
+            if isinstance(step, Answer):
+                answer = step
+            else:
+                answer = await asyncio.get_running_loop().run_in_executor(self.executor, step)
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

@@ -76,8 +76,19 @@ def request_id(given: str | None) -> str:
     return given if given and _REQUEST_ID.fullmatch(given) else f"{random.getrandbits(128):032x}"
 
 
+class Pending(NamedTuple):
+    """A request whose head found its route, waiting for its body."""
+
+    route: Route
+    request: Request
+
+
 class Router:
-    """The route table, and everything between a plain request and the bytes answered to it."""
+    """The route table, and everything between a plain request and the bytes answered to it.
+
+    A host calls `head` with the request's head, then `body` with its body, then runs the call that
+    returns (in a thread when it may block); `respond` does all three for hosts that hold the body.
+    """
 
     def __init__(self, deps: Deps, routes: Mapping[str, Mapping[str, Route]]) -> None:
         self.deps = deps
@@ -102,14 +113,40 @@ class Router:
             return _error(405, "Method not allowed", (("allow", ", ".join(sorted(methods))),))
         return methods[method]
 
-    def begin(
+    def head(
         self, method: str, path: str, headers: Iterable[tuple[str, str]], query: str = "", client: str = ""
-    ) -> Exchange:
-        """Start answering a request from its head; its body goes to the Exchange's `check`."""
+    ) -> Answer | Pending:
+        """What the head alone decides (a preflight, 404, 405, 413 by Content-Length), else the Pending."""
         lowered = tuple((name.lower(), value) for name, value in headers)
         given = next((value for name, value in lowered if name == "x-request-id"), None)
-        head = Request(method.upper(), path, lowered, b"", query, client, request_id(given))
-        return Exchange(self, head)
+        request = Request(method.upper(), path, lowered, b"", query, client, request_id(given))
+        try:
+            preflight = self.cors.preflight(request.method, path, lowered)
+            found = self.match(request.method, path) if preflight is None else preflight
+        except Exception as exc:
+            return self._finish(request, _unexpected(exc, request))
+        declared = request.header("content-length")
+        if preflight is not None:
+            return _encode(preflight, request.request_id)  # it carries its CORS headers already
+        if isinstance(found, Response):
+            return self._finish(request, found)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return self._finish(request, _error(413, TOO_LARGE))
+        return Pending(found, request)
+
+    def body(self, pending: Pending, body: bytes) -> Answer | Callable[[], Answer]:
+        """The refusal of a body over the limit, of CORS or of the pure checks; else the call to run."""
+        route, request = pending.route, replace(pending.request, body=body)
+        if len(body) > self.max_body_bytes:
+            return self._finish(request, _error(413, TOO_LARGE))
+        try:
+            refused = self.cors.refuse(request)
+            if refused is not None:
+                return self._finish(request, refused)
+            call = route.prepare(request, self.deps)
+        except Exception as exc:
+            return self._finish(request, self.failed(route, request, exc))
+        return lambda: self._finish(request, self.run(route, request, call))
 
     def respond(
         self,
@@ -121,8 +158,8 @@ class Router:
         client: str = "",
     ) -> Answer:
         """The whole pipeline in one call, for hosts that hold the whole body; never raises."""
-        exchange = self.begin(method, path, headers, query, client)
-        step = exchange.answer or exchange.check(body)
+        head = self.head(method, path, headers, query, client)
+        step = self.body(head, body) if isinstance(head, Pending) else head
         return step if isinstance(step, Answer) else step()
 
     def dispatch(self, request: Request) -> Response:
@@ -154,7 +191,7 @@ class Router:
         elif isinstance(exc, StoreError):
             response = _error(500, STORE_UNAVAILABLE)
         else:
-            return _unexpected(exc, request.request_id)
+            return _unexpected(exc, request)
         return self._checked(route, request, response)
 
     def _checked(self, route: Route, request: Request, response: Response) -> Response:
@@ -171,55 +208,16 @@ class Router:
         log.error("response breaks %s request_id=%s: %s", schema, request.request_id, problem)
         return _error(500, INTERNAL)
 
-
-class Exchange:
-    """One request on its way through a Router: answered from its head, or waiting for its body."""
-
-    def __init__(self, router: Router, head: Request) -> None:
-        self._router, self._head = router, head
-        self._route: Route | None = None
-        self.answer: Answer | None = None  # set when the head decides: preflight, 404, 405, declared 413
+    def _finish(self, request: Request, response: Response) -> Answer:
         try:
-            preflight = router.cors.preflight(head.method, head.path, head.headers)
-            found = router.match(head.method, head.path) if preflight is None else preflight
-            declared = head.header("content-length")
-            if preflight is not None:
-                self.answer = _encode(preflight, head.request_id)  # it carries its CORS headers already
-            elif isinstance(found, Response):
-                self.answer = self._finish(found)
-            elif declared is not None and declared.isdigit() and int(declared) > router.max_body_bytes:
-                self.answer = self._finish(_error(413, TOO_LARGE))
-            else:
-                self._route = found
+            response = self.cors.label(response, request.headers)
         except Exception as exc:
-            self.answer = self._finish(_unexpected(exc, head.request_id))
-
-    def check(self, body: bytes) -> Answer | Callable[[], Answer]:
-        """The refusal of a body over the limit, of CORS or of the pure checks; else the call to run."""
-        route, router = self._route, self._router
-        assert route is not None, "only for a request its head did not answer"
-        if len(body) > router.max_body_bytes:
-            return self._finish(_error(413, TOO_LARGE))
-        request = replace(self._head, body=body)
-        try:
-            refused = router.cors.refuse(request)
-            if refused is not None:
-                return self._finish(refused)
-            call = route.prepare(request, router.deps)
-        except Exception as exc:
-            return self._finish(router.failed(route, request, exc))
-        return lambda: self._finish(router.run(route, request, call))
-
-    def _finish(self, response: Response) -> Answer:
-        try:
-            response = self._router.cors.label(response, self._head.headers)
-        except Exception as exc:
-            response = _unexpected(exc, self._head.request_id)
-        return _encode(response, self._head.request_id)
+            response = _unexpected(exc, request)
+        return _encode(response, request.request_id)
 
 
-def _unexpected(exc: Exception, request_id: str) -> Response:
-    log.error("unhandled error request_id=%s", request_id, exc_info=exc)
+def _unexpected(exc: Exception, request: Request) -> Response:
+    log.error("unhandled error request_id=%s", request.request_id, exc_info=exc)
     return _error(500, INTERNAL)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
 import time
@@ -166,12 +167,8 @@ def _base_name(cookie: str) -> str | None:
 
 
 def _joined_chunks(cookies: Mapping[str, str], name: str) -> str:
-    parts = []
-    index = 0
-    while f"{name}.{index}" in cookies:
-        parts.append(cookies[f"{name}.{index}"])
-        index += 1
-    return "".join(parts)
+    count = next(index for index in itertools.count() if f"{name}.{index}" not in cookies)
+    return "".join(cookies[f"{name}.{index}"] for index in range(count))
 
 
 def _decode(value: str) -> dict[str, Any] | None:

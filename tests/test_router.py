@@ -10,7 +10,7 @@ import pytest
 
 from handlers.http import HTTPError, Request, Response
 from handlers.ports import KeysUnavailable, PaymentsError, StoreError
-from handlers.router import Answer, Router, checked_route, request_id, route
+from handlers.router import Answer, Pending, Router, checked_route, request_id, route
 from handlers.settings import Settings
 from tests.helpers.fakes import SECRET, SUPABASE_URL, make_router
 
@@ -99,7 +99,9 @@ def test_a_checked_route_parses_once_and_hands_on_what_its_check_made() -> None:
     checked = checked_route(check, handler, "create-checkout.response.json")
     router = Router(make_router().deps, {"/c": {"POST": checked}})
     raw = json.dumps({"url": URL}).encode()
-    step = router.begin("POST", "/c", []).check(raw)
+    head = router.head("POST", "/c", [])
+    assert isinstance(head, Pending)
+    step = router.body(head, raw)
     assert seen == ["check"]
     assert callable(step) and step().body == raw.replace(b" ", b"")
     assert seen == ["check", {"url": URL}]
@@ -115,7 +117,9 @@ def test_a_refusal_of_the_check_needs_no_call() -> None:
         raise AssertionError("the handler must not run")
 
     router = Router(make_router(settings=SMALL).deps, {"/c": {"POST": checked_route(check, never, "x")}})
-    answer = router.begin("POST", "/c", [("X-Request-Id", "r1")]).check(b"{}")
+    head = router.head("POST", "/c", [("X-Request-Id", "r1")])
+    assert isinstance(head, Pending)
+    answer = router.body(head, b"{}")
     body = b'{"error":"Price ID is required"}'
     assert answer == Answer(
         400,
