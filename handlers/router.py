@@ -11,7 +11,7 @@ import logging
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple, TypeVar
 
@@ -80,7 +80,12 @@ class Pending(NamedTuple):
     """A request whose head found its route, waiting for its body."""
 
     route: Route
-    request: Request
+    method: str
+    path: str
+    headers: Headers
+    query: str
+    client: str
+    request_id: str
 
 
 class Router:
@@ -117,36 +122,37 @@ class Router:
         self, method: str, path: str, headers: Iterable[tuple[str, str]], query: str = "", client: str = ""
     ) -> Answer | Pending:
         """What the head alone decides (a preflight, 404, 405, 413 by Content-Length), else the Pending."""
+        method = method.upper()
         lowered = tuple((name.lower(), value) for name, value in headers)
-        given = next((value for name, value in lowered if name == "x-request-id"), None)
-        request = Request(method.upper(), path, lowered, b"", query, client, request_id(given))
+        rid = request_id(next((value for name, value in lowered if name == "x-request-id"), None))
         try:
-            preflight = self.cors.preflight(request.method, path, lowered)
-            found = self.match(request.method, path) if preflight is None else preflight
+            preflight = self.cors.preflight(method, path, lowered)
+            found = self.match(method, path) if preflight is None else preflight
         except Exception as exc:
-            return self._finish(request, _unexpected(exc, request))
-        declared = request.header("content-length")
+            return self._finish(lowered, rid, _unexpected(exc, rid))
+        declared = next((value for name, value in lowered if name == "content-length"), None)
         if preflight is not None:
-            return _encode(preflight, request.request_id)  # it carries its CORS headers already
+            return _encode(preflight, rid)  # it carries its CORS headers already
         if isinstance(found, Response):
-            return self._finish(request, found)
+            return self._finish(lowered, rid, found)
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            return self._finish(request, _error(413, TOO_LARGE))
-        return Pending(found, request)
+            return self._finish(lowered, rid, _error(413, TOO_LARGE))
+        return Pending(found, method, path, lowered, query, client, rid)
 
     def body(self, pending: Pending, body: bytes) -> Answer | Callable[[], Answer]:
         """The refusal of a body over the limit, of CORS or of the pure checks; else the call to run."""
-        route, request = pending.route, replace(pending.request, body=body)
+        route, method, path, headers, query, client, rid = pending
         if len(body) > self.max_body_bytes:
-            return self._finish(request, _error(413, TOO_LARGE))
+            return self._finish(headers, rid, _error(413, TOO_LARGE))
+        request = Request(method, path, headers, body, query, client, rid)
         try:
             refused = self.cors.refuse(request)
             if refused is not None:
-                return self._finish(request, refused)
+                return self._finish(headers, rid, refused)
             call = route.prepare(request, self.deps)
         except Exception as exc:
-            return self._finish(request, self.failed(route, request, exc))
-        return lambda: self._finish(request, self.run(route, request, call))
+            return self._finish(headers, rid, self.failed(route, request, exc))
+        return lambda: self._finish(headers, rid, self.run(route, request, call))
 
     def respond(
         self,
@@ -191,7 +197,7 @@ class Router:
         elif isinstance(exc, StoreError):
             response = _error(500, STORE_UNAVAILABLE)
         else:
-            return _unexpected(exc, request)
+            return _unexpected(exc, request.request_id)
         return self._checked(route, request, response)
 
     def _checked(self, route: Route, request: Request, response: Response) -> Response:
@@ -208,16 +214,16 @@ class Router:
         log.error("response breaks %s request_id=%s: %s", schema, request.request_id, problem)
         return _error(500, INTERNAL)
 
-    def _finish(self, request: Request, response: Response) -> Answer:
+    def _finish(self, headers: Headers, rid: str, response: Response) -> Answer:
         try:
-            response = self.cors.label(response, request.headers)
+            response = self.cors.label(response, headers)
         except Exception as exc:
-            response = _unexpected(exc, request)
-        return _encode(response, request.request_id)
+            response = _unexpected(exc, rid)
+        return _encode(response, rid)
 
 
-def _unexpected(exc: Exception, request: Request) -> Response:
-    log.error("unhandled error request_id=%s", request.request_id, exc_info=exc)
+def _unexpected(exc: Exception, rid: str) -> Response:
+    log.error("unhandled error request_id=%s", rid, exc_info=exc)
     return _error(500, INTERNAL)
 
 
