@@ -1,8 +1,12 @@
-"""handlers.edge: the plain (method, URL, headers, body) entry, over fakes and the fetch transport."""
+"""handlers.edge: the plain (method, URL, headers, body) entry, over fakes and the fetch transport.
+
+Also the Supabase REST store over fetch, as a worker builds it; the last tests need Pyodide.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -11,9 +15,11 @@ from typing import Any
 import pytest
 
 from handlers import edge
+from handlers.adapters.fetch import runtime_fetch
 from handlers.adapters.fetch_http import FetchStripePayments
+from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.deps import Deps
-from handlers.ports import Profile
+from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.fake_fetch import FakeFetch
 from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_deps, make_token
 
@@ -308,3 +314,198 @@ def test_cross_site_cookie_post_is_refused_as_by_the_asgi_shim() -> None:
     assert payments.portals == []
     own = {"Cookie": cookie, "Origin": "https://api.example.com", "Host": "api.example.com"}
     assert handle("POST", PORTAL, RETURN, own, deps)[0] == 200
+
+
+# The Supabase REST store as an edge worker builds it: SupabaseProfiles(..., fetch=runtime_fetch()).
+SUPABASE = "https://abcd.supabase.co"
+ANON = "anon-key-eyJhbGciOiJIUzI1NiJ9.edge"
+SERVICE = "service-key-eyJhbGciOiJIUzI1NiJ9.edge"
+PROFILE_READ = (
+    f"{SUPABASE}/rest/v1/profiles?select=id%2Cemail%2Ccustomer_id%2Cprice_id%2Chas_access&id=eq.{USER_ID}"
+)
+ROW = {
+    "id": USER_ID,
+    "email": "ada@example.com",
+    "customer_id": "cus_7",
+    "price_id": None,
+    "has_access": True,
+}
+NO_ROW = {"code": "PGRST116", "details": "The result contains 0 rows", "hint": None, "message": "x"}
+HEALTH_DOWN = (503, {"status": "unavailable", "profiles": "unavailable"})
+STORE_DOWN = (500, {"error": "Billing information is unavailable right now. Please try again."})
+
+
+class HostFailure(Exception):
+    """A class of the host's own, unknown to any HTTP library."""
+
+
+def store_deps(fetch: Any, payments: FakePayments | None = None) -> Deps:
+    """Deps over the REST store sending through `fetch` (2.5 s timeout)."""
+    store = SupabaseProfiles(SUPABASE, ANON, SERVICE, timeout=2.5, fetch=fetch)
+    return dataclasses.replace(make_deps(payments), profiles=store)
+
+
+def health_and_portal(deps: Deps) -> tuple[tuple[int, Any], tuple[int, Any]]:
+    """GET /healthz, then create-portal signed in, through the edge entry: (status, body) of each."""
+    health = handle("GET", "/healthz", deps=deps)
+    portal = handle("POST", PORTAL, RETURN, {"Authorization": f"Bearer {make_token()}"}, deps)
+    return (health[0], health[2]), (portal[0], portal[2])
+
+
+def test_rest_store_sends_postgrest_requests_through_fetch() -> None:
+    """get, apply and ping go through fetch exactly as over requests: URL, headers, JSON body, timeout."""
+    fetch = FakeFetch((200, ROW), (406, NO_ROW), (200, "duplicate"), (200, []))
+    store = SupabaseProfiles(SUPABASE, ANON, SERVICE, timeout=2.5, fetch=fetch)
+
+    assert store.get(USER_ID, access_token="user-token") == Profile(
+        USER_ID, "ada@example.com", "cus_7", None, True
+    )
+    assert store.get(USER_ID, access_token="user-token") is None
+    assert store.apply(ProfileUpdate("evt_1", 1_800_000_000, customer_id="cus_7", has_access=False)) == (
+        "duplicate"
+    )
+    store.ping()
+
+    read, _, rpc, ping = fetch.sent
+    assert (read.method, read.url, read.body, read.timeout) == ("GET", PROFILE_READ, None, 2.5)
+    assert read.headers == {
+        "apikey": ANON,
+        "Authorization": "Bearer user-token",
+        "Accept": "application/vnd.pgrst.object+json",
+        "Accept-Profile": "public",
+    }
+    assert (rpc.method, rpc.url, rpc.timeout) == ("POST", f"{SUPABASE}/rest/v1/rpc/apply_stripe_event", 2.5)
+    assert rpc.headers == {
+        "apikey": SERVICE,
+        "Authorization": f"Bearer {SERVICE}",
+        "Content-Type": "application/json",
+        "Content-Profile": "public",
+        "Accept": "application/json",
+    }
+    assert json.loads(rpc.body or b"") == {
+        "p_event_id": "evt_1",
+        "p_created": 1_800_000_000,
+        "p_user_id": None,
+        "p_customer_id": "cus_7",
+        "p_email": None,
+        "p_price_id": None,
+        "p_has_access": False,
+    }
+    assert (ping.method, ping.url, ping.body) == (
+        "GET",
+        f"{SUPABASE}/rest/v1/profiles?select=id&limit=1",
+        None,
+    )
+    assert ping.headers == {
+        "apikey": SERVICE,
+        "Authorization": f"Bearer {SERVICE}",
+        "Accept-Profile": "public",
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "failed"),
+    [
+        pytest.param(AttributeError("XMLHttpRequest"), "failed: AttributeError", id="no-xmlhttprequest"),
+        pytest.param(TypeError(f"fetch failed {SERVICE}"), "failed: TypeError", id="type-error"),
+        pytest.param(HostFailure(f"Bearer {ANON}"), "failed: HostFailure", id="host-class"),
+        pytest.param(TimeoutError("aborted"), "timed out", id="timeout"),
+    ],
+)
+def test_rest_store_fetch_failures_of_any_class_are_store_errors(error: Exception, failed: str) -> None:
+    """Whatever fetch raises, get, apply and ping raise StoreError naming the type only."""
+    fetch = FakeFetch()
+    fetch.fail = error
+    store = SupabaseProfiles(SUPABASE, ANON, SERVICE, fetch=fetch)
+    calls: list[Any] = [
+        lambda: store.get(USER_ID, access_token="user-token"),
+        lambda: store.apply(ProfileUpdate("evt_1", 1)),
+        store.ping,
+    ]
+    messages = []
+    for call in calls:
+        with pytest.raises(StoreError) as caught:
+            call()
+        messages.append(str(caught.value))
+    assert messages == [f"profile read {failed}", f"profile update {failed}", f"profile ping {failed}"]
+
+
+def test_rest_store_fetch_failure_is_healthz_503_and_the_portals_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """fetch raising AttributeError("XMLHttpRequest"): /healthz 503 unavailable, create-portal's store 500."""
+    fetch = FakeFetch()
+    fetch.fail = AttributeError(f"XMLHttpRequest {SERVICE}")
+    with caplog.at_level(logging.DEBUG):
+        health, portal = health_and_portal(store_deps(fetch))
+    assert health == HEALTH_DOWN
+    assert portal == STORE_DOWN
+    assert len(fetch.sent) == 2
+    assert SERVICE not in caplog.text
+
+
+def test_rest_store_answering_through_fetch_opens_the_portal() -> None:
+    """A store answering through fetch: /healthz 200, and the portal for the row's customer."""
+    payments = FakePayments()
+    health, portal = health_and_portal(store_deps(FakeFetch((200, []), (200, ROW)), payments))
+    assert health == (200, {"status": "ok", "profiles": "ok"})
+    assert portal == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_7", "https://app.example.com/account")]
+
+
+# A stand-in for the runtime's fetch, in JavaScript, answering like PostgREST: `row` for the user's
+# token, `noRow` with 406 for any other, a TimeoutError rejection (as AbortSignal.timeout gives) for "slow".
+JS_POSTGREST = """
+(rowToken, row, noRow) => {
+  const sent = [];
+  const answer = (status, body) => ({
+    status, headers: new Headers({"Content-Type": "application/json; charset=utf-8"}),
+    arrayBuffer: async () => new TextEncoder().encode(body).buffer,
+  });
+  const fetch = async (url, init) => {
+    sent.push({url, method: init.method, headers: init.headers, signal: init.signal instanceof AbortSignal});
+    const bearer = init.headers["Authorization"];
+    if (bearer === "Bearer slow") throw new DOMException("The operation timed out.", "TimeoutError");
+    return bearer === `Bearer ${rowToken}` ? answer(200, row) : answer(406, noRow);
+  };
+  return {fetch, sent: () => JSON.stringify(sent)};
+}
+"""
+ON_PYODIDE = pytest.mark.skipif(
+    sys.platform != "emscripten", reason="needs Pyodide's JavaScript bridge and JSPI"
+)
+
+
+@ON_PYODIDE
+def test_rest_store_over_a_javascript_fetch() -> None:
+    """runtime_fetch(send): a 200 row is the profile, 406 PGRST116 is none, a TimeoutError a timeout."""
+    from pyodide.code import run_js  # type: ignore[import-not-found]
+
+    token = make_token()
+    fake = run_js(JS_POSTGREST)(token, json.dumps(ROW), json.dumps(NO_ROW))
+    payments = FakePayments()
+    deps = store_deps(runtime_fetch(fake.fetch), payments)
+
+    portal = handle("POST", PORTAL, RETURN, {"Authorization": f"Bearer {token}"}, deps)
+    assert (portal[0], portal[2]) == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_7", "https://app.example.com/account")]
+    assert deps.profiles.get(USER_ID, access_token="someone-elses-token") is None
+    with pytest.raises(StoreError, match="^profile read timed out$"):
+        deps.profiles.get(USER_ID, access_token="slow")
+
+    first = json.loads(fake.sent())[0]
+    assert (first["url"], first["method"], first["signal"]) == (PROFILE_READ, "GET", True)
+    assert first["headers"] == {
+        "apikey": ANON,
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.pgrst.object+json",
+        "Accept-Profile": "public",
+    }
+
+
+@ON_PYODIDE
+def test_rest_store_over_the_runtimes_failing_fetch_is_healthz_503() -> None:
+    """The runtime's own fetch failing (the job's stub throws): /healthz 503, create-portal's store 500."""
+    health, portal = health_and_portal(store_deps(runtime_fetch()))
+    assert health == HEALTH_DOWN
+    assert portal == STORE_DOWN

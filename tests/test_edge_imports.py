@@ -44,3 +44,57 @@ def test_stripe_loads_only_with_the_first_payment() -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["200", "False", "False", "False", "True"]
+
+
+STORE_SCRIPT = """
+import json, sys
+from dataclasses import replace
+import handlers.edge
+from handlers.adapters.jwks_keys import JWKSKeys
+from handlers.adapters.supabase_profiles import SupabaseProfiles
+from handlers.ports import InvalidToken
+from tests.fakes import make_deps
+
+sent = []
+
+def fetch(method, url, headers, body, timeout):
+    sent.append(url.split("/")[-1])
+    return 200, {"content-type": "application/json"}, b'{"keys": []}' if "jwks" in url else b"[]"
+
+seen = ["requests" in sys.modules]
+store = SupabaseProfiles("https://abcd.supabase.co", "anon", "service", fetch=fetch)
+keys = JWKSKeys("https://abcd.supabase.co", fetch=fetch)
+seen.append("requests" in sys.modules)
+status, _, _ = handlers.edge.handle("GET", "/healthz", {}, b"", replace(make_deps(), profiles=store))
+try:
+    keys.key_for({"alg": "ES256", "kid": "k1"})
+except InvalidToken:
+    pass
+seen.append("requests" in sys.modules)
+SupabaseProfiles("https://abcd.supabase.co", "anon", "service")
+seen.append("requests" in sys.modules)
+print(status, *sent, *seen)
+"""
+
+
+def test_requests_loads_only_for_stores_built_without_a_fetch() -> None:
+    """The REST store and the JWKS keys given a fetch import, build and answer without requests."""
+    done = subprocess.run(
+        [sys.executable, "-c", STORE_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        "200",
+        "profiles?select=id&limit=1",
+        "jwks.json",
+        "False",
+        "False",
+        "False",
+        "True",
+    ]

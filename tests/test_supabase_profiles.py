@@ -260,3 +260,69 @@ def test_a_store_failure_is_a_500_without_keys_in_body_or_logs(
     text = json.dumps(response.body) + caplog.text
     for secret in (ANON, SERVICE, token):
         assert secret not in text
+
+
+class EdgeFailure(Exception):
+    """An exception class no HTTP library knows, as a host runtime's transport may raise."""
+
+
+# What a transport can raise that is not a requests exception: urllib3's emscripten backend inside an
+# edge worker without XMLHttpRequest, a JavaScript error crossing into Python, a host's own class.
+FOREIGN_FAILURES = [
+    pytest.param(AttributeError("XMLHttpRequest"), "AttributeError", id="no-xmlhttprequest"),
+    pytest.param(TypeError(f"fetch failed apikey={ANON}"), "TypeError", id="type-error"),
+    pytest.param(EdgeFailure(f"Bearer {SERVICE}"), "EdgeFailure", id="host-class"),
+]
+
+
+@pytest.mark.parametrize(("error", "name"), FOREIGN_FAILURES)
+def test_any_transport_exception_is_a_store_error(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, error: Exception, name: str
+) -> None:
+    """get, apply and ping turn a transport exception of any class into StoreError, naming only its type."""
+    mocked.get(PROFILES, body=error)
+    mocked.post(RPC, body=error)
+    calls: list[Callable[[], object]] = [
+        lambda: store.get(USER_ID, access_token=USER_TOKEN),
+        lambda: store.apply(ProfileUpdate("evt_1", 1)),
+        store.ping,
+    ]
+    messages = []
+    for call in calls:
+        with pytest.raises(StoreError) as caught:
+            call()
+        messages.append(str(caught.value))
+        assert caught.value.__cause__ is error
+    assert messages == [
+        f"profile read failed: {name}",
+        f"profile update failed: {name}",
+        f"profile ping failed: {name}",
+    ]
+
+
+def test_a_foreign_transport_exception_is_healthz_503_and_the_portals_500(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AttributeError("XMLHttpRequest") from the transport: /healthz 503 unavailable, the portal's 500."""
+    from handlers import edge
+
+    caplog.set_level(logging.DEBUG)
+    mocked.get(PROFILES, body=AttributeError(f"XMLHttpRequest apikey={SERVICE}"))
+    deps = dataclasses.replace(make_deps(), profiles=store)
+
+    health = edge.handle("GET", "/healthz", {}, b"", deps)
+    portal = edge.handle(
+        "POST",
+        "/api/stripe/create-portal",
+        {"Authorization": f"Bearer {make_token()}", "Content-Type": "application/json"},
+        json.dumps({"returnUrl": "https://app.example.com/account"}).encode(),
+        deps,
+    )
+
+    assert (health[0], json.loads(health[2])) == (503, {"status": "unavailable", "profiles": "unavailable"})
+    assert (portal[0], json.loads(portal[2])) == (
+        500,
+        {"error": "Billing information is unavailable right now. Please try again."},
+    )
+    assert len(mocked.calls) == 2
+    assert SERVICE not in caplog.text
