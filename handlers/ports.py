@@ -36,6 +36,8 @@ class ProfileUpdate:
     """One Stripe event's effect on one profile; a store applies each event id at most once.
 
     The profile is found by `user_id` (created when missing), else by `customer_id`, else by `email`.
+    Where profiles belong to auth users (a Supabase database), only a user that still exists gets one:
+    a deleted user's id is passed over for the customer and email.
     A profile found by `email` that already has a different `customer_id` is left alone: "unmatched".
     `customer_id`, `price_id` and `has_access` are set when not None; `email` only fills an empty one.
     An event whose `created` is older than the last event applied to that profile changes nothing.

@@ -26,7 +26,8 @@ from handlers.settings import Settings
 from handlers.webhook import signature_header
 from tests.asgi_client import Result, call
 from tests.fakes import FakePayments, make_deps
-from tests.stores import KINDS, empty_store
+from tests.postgres_server import SupabaseDatabase
+from tests.stores import KINDS, empty_store, supabase_store
 from tests.stripe_events import (
     WEBHOOK_SECRET,
     checkout_session,
@@ -177,6 +178,22 @@ def test_checkout_email_falls_back_to_customer_email(app: App, store: Profiles, 
     expect(deliver(app, event("checkout.session.completed", session)), 200, applied())
 
     assert store.get(CY) == Profile(CY, "cy@example.com", "cus_8", "price_from_line_items", True)
+
+
+def test_checkout_of_a_deleted_user_on_supabase_is_recorded_unmatched(
+    supabase_database: SupabaseDatabase, payments: FakePayments
+) -> None:
+    """On Supabase's schema a checkout naming a deleted auth user answers 200 "unmatched", every time."""
+    with supabase_store(supabase_database, {BO: "bo@example.com"}) as store:
+        app = make_app(store, payments)
+        try:
+            payload = event("checkout.session.completed", checkout(user_id=ADA, customer="cus_gone"))
+            expect(deliver(app, payload), 200, applied("unmatched"))
+            expect(deliver(app, payload), 200, applied("duplicate"))
+        finally:
+            app.executor.shutdown()
+        assert store.get(ADA) is None
+    assert processed_events(supabase_database.admin_url) == [(json.loads(payload)["id"], "unmatched")]
 
 
 def test_checkout_with_neither_reference_nor_email_is_recorded_and_logged(

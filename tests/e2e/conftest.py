@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests.e2e.postgrest import Gateway, SupabaseProject, api_key, postgrest
+from tests.postgres_server import SupabaseDatabase
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -10,3 +15,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/tests/e2e/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(name="project", scope="session")
+def _project(
+    supabase_database: SupabaseDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SupabaseProject]:
+    """A local project's REST side: real PostgREST on the Supabase-shaped database, behind a gateway."""
+    with (
+        postgrest(supabase_database.authenticator_url, tmp_path_factory.mktemp("postgrest")) as rest,
+        Gateway(rest) as gateway,
+    ):
+        yield SupabaseProject(gateway.url, api_key("anon"), api_key("service_role"), supabase_database)
