@@ -101,6 +101,24 @@ def test_the_migration_runs_twice_on_supabase_as_postgres(supabase_database: Sup
         assert keys == (1,)
 
 
+def test_on_supabase_the_api_roles_may_only_read_profiles(supabase_database: SupabaseDatabase) -> None:
+    """Supabase's default privileges are cut back: anon and authenticated keep SELECT on profiles only."""
+    privileges = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+    with psycopg.connect(supabase_database.admin_url, autocommit=True) as db:
+        held = {
+            role: [
+                name
+                for name in privileges
+                if db.execute(
+                    "SELECT has_table_privilege(%s, 'public.profiles', %s)", (role, name)
+                ).fetchone()
+                == (True,)
+            ]
+            for role in ("anon", "authenticated")
+        }
+    assert held == {"anon": ["SELECT"], "authenticated": ["SELECT"]}
+
+
 def test_on_a_supabase_like_database_only_the_service_role_applies_events(postgres_url: str) -> None:
     """With Supabase's roles and auth schema, anon and authenticated cannot call the function."""
     with psycopg.connect(postgres_url, autocommit=True) as db:

@@ -131,7 +131,8 @@ begin
         revoke all on function public.apply_stripe_event(text, bigint, text, text, text, text, boolean)
             from anon, authenticated;
         revoke all on public.stripe_events from anon, authenticated;
-        revoke insert, update, delete on public.profiles from anon, authenticated;
+        -- Supabase's default privileges grant every table privilege to the API roles: keep only reads.
+        revoke insert, update, delete, truncate, references, trigger on public.profiles from anon, authenticated;
     end if;
     if exists (select 1 from pg_roles where rolname = 'service_role') then
         grant execute on function public.apply_stripe_event(text, bigint, text, text, text, text, boolean)
