@@ -13,6 +13,7 @@ import traceback
 NOT_FOR_THE_EDGE = {"handlers.__main__", "handlers.adapters.postgres_profiles"}
 TESTS = [
     "tests/test_http.py",
+    "tests/test_json_depth.py",
     "tests/test_contract.py",
     "tests/test_session.py",
     "tests/test_checkout.py",
