@@ -25,8 +25,10 @@ COOKIE = "sb-abcd-auth-token"
 USER_ID = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 
 
-def make_token(secret: str = SECRET, algorithm: str = "HS256", **overrides: Any) -> str:
-    """A Supabase access token for USER_ID; `overrides` replace claims (None removes one)."""
+def make_token(
+    secret: str = SECRET, algorithm: str = "HS256", headers: Mapping[str, Any] | None = None, **overrides: Any
+) -> str:
+    """A Supabase access token for USER_ID; `overrides` replace claims (None removes one); `headers` add."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -42,7 +44,7 @@ def make_token(secret: str = SECRET, algorithm: str = "HS256", **overrides: Any)
     }
     claims.update(overrides)
     claims = {key: value for key, value in claims.items() if value is not None}
-    return jwt.encode(claims, secret, algorithm=algorithm)
+    return jwt.encode(claims, secret, algorithm=algorithm, headers=dict(headers) if headers else None)
 
 
 def session_json(token: str, **extra: Any) -> str:

@@ -6,11 +6,13 @@ Also the Supabase REST store over fetch, as a worker builds it; the last tests n
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
 import sys
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -21,7 +23,16 @@ from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.deps import Deps
 from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.fake_fetch import FakeFetch
-from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_deps, make_token
+from tests.fakes import (
+    COOKIE,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_deps,
+    make_token,
+    session_json,
+)
 
 CHECKOUT = "/api/stripe/create-checkout"
 PORTAL = "/api/stripe/create-portal"
@@ -509,3 +520,99 @@ def test_rest_store_over_the_runtimes_failing_fetch_is_healthz_503() -> None:
     health, portal = health_and_portal(store_deps(runtime_fetch()))
     assert health == HEALTH_DOWN
     assert portal == STORE_DOWN
+
+
+NOT_JSON = {"error": "Request body must be valid JSON"}
+NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
+# As deep as json_depth allows: the object around it is one more level.
+ALLOWED = 63
+
+
+def nested(levels: int) -> Any:
+    """`levels` arrays, each inside the one before."""
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def deep_cookie(levels: int, encoding: str = "base64") -> str:
+    """A session cookie with a valid access token and an extra field `levels` arrays deep."""
+    raw = session_json(make_token())[:-1] + ',"x":' + "[" * levels + "]" * levels + "}"
+    value = (
+        "base64-" + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        if encoding == "base64"
+        else raw
+    )
+    return f"{COOKIE}={quote(value, safe='')}"
+
+
+def portal_deps(payments: FakePayments) -> Deps:
+    """Deps whose profile store knows USER_ID's Stripe customer."""
+    return make_deps(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 65536, id="unclosed-at-the-size-limit"),
+        pytest.param(b"[" * 5000 + b"]" * 5000, id="closed-5000"),
+        pytest.param(json.dumps({**GOOD, "x": nested(ALLOWED + 1)}).encode(), id="one-past-the-limit"),
+    ],
+)
+def test_deep_body_is_400_not_json_and_the_worker_lives(body: bytes) -> None:
+    """Nesting past the limit is refused before parsing, on both endpoints; the next request is served."""
+    payments = FakePayments()
+    deps = portal_deps(payments)
+    checkout = edge.handle("POST", CHECKOUT, {}, body, deps)
+    portal = edge.handle("POST", PORTAL, {"Authorization": f"Bearer {make_token()}"}, body, deps)
+    assert [(status, json.loads(data)) for status, _, data in (checkout, portal)] == [(400, NOT_JSON)] * 2
+    assert payments.checkouts == [] and payments.portals == []
+    assert handle("POST", CHECKOUT, GOOD, deps=deps)[0] == 200
+
+
+def test_body_at_the_limit_is_read() -> None:
+    """An unknown field nested exactly as deep as allowed is ignored, as any unknown field is."""
+    status, _, body = handle("POST", CHECKOUT, {**GOOD, "x": nested(ALLOWED)})
+    assert (status, body) == (200, {"url": "https://checkout.stripe.com/c/pay/cs_test_1"})
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Cookie": deep_cookie(ALLOWED + 1)}, id="cookie-one-past-the-limit"),
+        pytest.param({"Cookie": deep_cookie(ALLOWED + 1, "raw")}, id="raw-cookie-one-past-the-limit"),
+        pytest.param({"Cookie": deep_cookie(5000)}, id="cookie-5000"),
+        pytest.param(
+            {"Authorization": f"Bearer {make_token(headers={'x': nested(ALLOWED + 1)})}"},
+            id="signed-header-one-past-the-limit",
+        ),
+        pytest.param(
+            {"Authorization": f"Bearer {base64.urlsafe_b64encode(b'[' * 12000).decode()}.e30.c2ln"},
+            id="header-12000",
+        ),
+    ],
+)
+def test_deep_session_is_401_and_the_worker_lives(headers: dict[str, str]) -> None:
+    """A session cookie or token header nested past the limit signs no one in, even around a valid token."""
+    payments = FakePayments()
+    deps = portal_deps(payments)
+    assert handle("POST", PORTAL, RETURN, headers, deps)[::2] == (401, NOT_SIGNED_IN)
+    assert payments.portals == []
+    assert handle("POST", PORTAL, RETURN, {"Cookie": cookie_header(make_token())}, deps)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Cookie": deep_cookie(ALLOWED)}, id="cookie"),
+        pytest.param(
+            {"Authorization": f"Bearer {make_token(headers={'x': nested(ALLOWED)})}"}, id="signed-header"
+        ),
+    ],
+)
+def test_session_at_the_limit_signs_in(headers: dict[str, str]) -> None:
+    """A session cookie or token header nested exactly as deep as allowed still signs the user in."""
+    payments = FakePayments()
+    assert handle("POST", PORTAL, RETURN, headers, portal_deps(payments))[0] == 200
+    assert payments.portals == [("cus_1", "https://app.example.com/account")]

@@ -18,6 +18,7 @@ NOT_FOR_THE_EDGE = {
 }
 TESTS = [
     "tests/test_http.py",
+    "tests/test_json_depth.py",
     "tests/test_contract.py",
     "tests/test_session.py",
     "tests/test_checkout.py",
