@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # PyYAML's C binding: importable in CPython here, and no Pyodide wheel of it is loaded.
 C_EXTENSION_ONLY = "yaml._yaml"
 RUNTIMES = {"node": "Node", "deno": "Deno"}
@@ -56,7 +56,7 @@ def test_job_fails_when_a_handler_imports_a_c_extension(source: Path, runtime: s
     spec = importlib.util.find_spec(C_EXTENSION_ONLY)
     assert spec is not None and str(spec.origin).endswith(".so")
     untouched = run_job("--runtime", runtime, "--mode", "imports", "--source", str(source))
-    assert "handlers.checkout:" not in untouched.stderr, untouched.stderr
+    assert untouched.returncode == 0, untouched.stdout + untouched.stderr
     checkout = source / "handlers" / "checkout.py"
     checkout.write_text(
         checkout.read_text().replace("import hashlib\n", f"import hashlib\nimport {C_EXTENSION_ONLY}\n", 1)
