@@ -37,15 +37,13 @@ def check_length(size: int, limit: int) -> None:
 def encode(response: Response, request_id: str) -> tuple[list[tuple[str, str]], bytes]:
     """The response headers and body bytes every entry point sends for `response`.
 
-    A body of bytes is a page that carries its own content-type; anything else is sent as JSON.
+    A body of bytes is a page that carries its own content-type; anything else is sent as JSON. A 204
+    has no body, so it names no content-type and (RFC 9110, section 8.6) no content-length.
     """
-    raw = isinstance(response.body, bytes)
     if response.status == 204:
-        body = b""
-    elif raw:
-        body = response.body
-    else:
-        body = _to_json(response.body).encode("utf-8")
+        return [("x-request-id", request_id), *response.headers], b""
+    raw = isinstance(response.body, bytes)
+    body = response.body if raw else _to_json(response.body).encode("utf-8")
     headers = [
         *(() if raw else (("content-type", "application/json"),)),
         ("content-length", str(len(body))),

@@ -11,11 +11,12 @@ from handlers.asgi import App, Message
 
 @dataclass(frozen=True)
 class Result:
-    """What the app sent back."""
+    """What the app sent back; `pairs` holds the header lines as sent, repeats kept."""
 
     status: int
     headers: dict[str, str]
     body: bytes
+    pairs: tuple[tuple[str, str], ...] = ()
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -56,8 +57,10 @@ async def call(
     await app(scope, receive, send)
     start = sent[0]
     assert start["type"] == "http.response.start"
+    pairs = tuple((k.decode(), v.decode()) for k, v in start["headers"])
     return Result(
         status=start["status"],
-        headers={k.decode(): v.decode() for k, v in start["headers"]},
+        headers=dict(pairs),
         body=b"".join(m.get("body", b"") for m in sent[1:]),
+        pairs=pairs,
     )
