@@ -415,7 +415,9 @@ def main(argv: list[str] | None = None) -> None:
         help="as an account whose customer portal settings were never saved",
     )
     args = parser.parse_args(argv)
-    emulator = StripeEmulator(args.port, args.host, delay=args.delay, portal_default=not args.no_portal_default)
+    emulator = StripeEmulator(
+        args.port, args.host, delay=args.delay, portal_default=not args.no_portal_default
+    )
     emulator.set_fault(args.fault)
     if args.asyncio:
         signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -68,6 +68,9 @@ def first_request() -> tuple[int, str]:
         def apply(self, update: ProfileUpdate) -> Outcome:
             return "unmatched"
 
+        def forget_customer(self, user_id: str, customer_id: str) -> None:
+            return None
+
         def ping(self) -> None:
             return None
 
