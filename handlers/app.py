@@ -56,6 +56,7 @@ def _payments(settings: Settings) -> Payments:
             timeout=settings.stripe_timeout,
             max_retries=settings.stripe_max_retries,
             retry_delay=settings.stripe_retry_delay,
+            portal_configuration=settings.stripe_portal_configuration,
         )
     log.warning(
         "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
@@ -63,7 +64,7 @@ def _payments(settings: Settings) -> Payments:
     )
     from .adapters.offline_payments import OfflinePayments
 
-    return OfflinePayments(f"http://{settings.host}:{settings.port}")
+    return OfflinePayments(f"http://{settings.host}:{settings.port}", settings.stripe_portal_configuration)
 
 
 def _profiles(settings: Settings) -> Profiles:

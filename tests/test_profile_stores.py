@@ -29,6 +29,8 @@ class Store(Protocol):
 
     def apply(self, update: ProfileUpdate) -> Outcome: ...
 
+    def forget_customer(self, user_id: str, customer_id: str) -> None: ...
+
     def ping(self) -> None: ...
 
 
@@ -282,3 +284,46 @@ def test_an_event_for_a_missing_user_links_by_email(supabase: Store) -> None:
     )
     assert supabase.apply(to_ada) == "unmatched"
     assert supabase.get(ADA) == Profile(ADA, "ada@example.com", "cus_ada", None, False)
+
+
+def test_forget_customer_clears_only_the_customer(store: Store) -> None:
+    """A customer Stripe no longer knows is cleared; the rest of the profile stays."""
+    seed(store, ADA, customer_id="cus_gone", email="ada@example.com", price_id="price_1", has_access=True)
+    store.forget_customer(ADA, "cus_gone")
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", None, "price_1", True)
+
+
+def test_forget_customer_never_wipes_a_newer_customer(store: Store) -> None:
+    """A webhook that linked a new customer between the read and the forget wins."""
+    seed(store, ADA, customer_id="cus_gone")
+    stale = store.get(ADA)
+    assert store.apply(event("evt_new", 200, user_id=ADA, customer_id="cus_new")) == "applied"
+    assert stale is not None and stale.customer_id == "cus_gone"
+    store.forget_customer(ADA, stale.customer_id)
+    assert store.get(ADA) == Profile(ADA, None, "cus_new", None, False)
+
+
+def test_forget_customer_touches_no_other_profile(store: Store) -> None:
+    """Only the named user's row is cleared, even when another holds the same customer id."""
+    seed(store, ADA, customer_id="cus_shared")
+    seed(store, BOB, customer_id="cus_shared")
+    store.forget_customer(ADA, "cus_shared")
+    assert store.get(ADA) == Profile(ADA)
+    assert store.get(BOB) == Profile(BOB, None, "cus_shared", None, False)
+
+
+@pytest.mark.parametrize("user_id", [ADA, "not-a-uuid"], ids=["no-profile", "not-a-uuid"])
+def test_forget_customer_without_a_profile_is_quiet(store: Store, user_id: str) -> None:
+    """Nothing to clear is not an error, and creates no profile."""
+    store.forget_customer(user_id, "cus_gone")
+    assert store.get(user_id) is None
+
+
+def test_after_forgetting_the_next_purchase_links_its_customer(store: Store) -> None:
+    """The next checkout.session.completed sets the new customer as for a first purchase."""
+    seed(store, ADA, customer_id="cus_gone")
+    store.forget_customer(ADA, "cus_gone")
+    assert (
+        store.apply(event("evt_paid", 300, user_id=ADA, customer_id="cus_new", has_access=True)) == "applied"
+    )
+    assert store.get(ADA) == Profile(ADA, None, "cus_new", None, True)

@@ -326,3 +326,57 @@ def test_a_foreign_transport_exception_is_healthz_503_and_the_portals_500(
     )
     assert len(mocked.calls) == 2
     assert SERVICE not in caplog.text
+
+
+def test_forget_customer_is_one_filtered_patch_with_the_service_key(
+    mocked: responses.RequestsMock, store: SupabaseProfiles
+) -> None:
+    """supabase-js's `.update({customer_id: null}).eq("id", ...).eq("customer_id", ...)` with the service key:
+    the filter on the old customer keeps a webhook's newer one."""
+    mocked.patch(
+        PROFILES,
+        status=204,
+        match=[
+            matchers.query_string_matcher(f"id=eq.{USER_ID}&customer_id=eq.cus_gone"),
+            matchers.json_params_matcher({"customer_id": None}),
+            matchers.header_matcher(
+                {
+                    "apikey": SERVICE,
+                    "Authorization": f"Bearer {SERVICE}",
+                    "Content-Type": "application/json",
+                    "Content-Profile": "public",
+                }
+            ),
+        ],
+    )
+
+    store.forget_customer(USER_ID, "cus_gone")
+
+    (call,) = mocked.calls
+    assert call.request.url == f"{PROFILES}?id=eq.{USER_ID}&customer_id=eq.cus_gone"
+    assert call.request.method == "PATCH"
+    assert "Prefer" not in call.request.headers
+    assert call.request.req_kwargs["timeout"] == 1.5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        pytest.param(
+            {"status": 401, "json": {"code": "42501"}}, "profile update failed: HTTP 401 42501", id="refused"
+        ),
+        pytest.param(
+            {"status": 400, "json": {"code": "22P02"}}, "profile update failed: HTTP 400 22P02", id="bad-id"
+        ),
+        pytest.param({"status": 503, "body": "down"}, "profile update failed: HTTP 503", id="not-json"),
+        pytest.param({"body": requests.ReadTimeout("slow")}, "profile update timed out", id="timeout"),
+    ],
+)
+def test_a_failed_forget_is_a_store_error(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, answer: dict[str, Any], message: str
+) -> None:
+    """Anything but 204 (or a 200) is a StoreError naming the status and code only."""
+    mocked.patch(PROFILES, **answer)
+    with pytest.raises(StoreError) as caught:
+        store.forget_customer(USER_ID, "cus_gone")
+    assert str(caught.value) == message

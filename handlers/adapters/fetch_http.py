@@ -89,8 +89,10 @@ class FetchStripePayments:
         api_base: str | None = None,
         timeout: float = 10.0,
         max_retries: int = 0,
+        portal_configuration: str | None = None,
     ) -> None:
         self._secret_key = secret_key
+        self._portal_configuration = portal_configuration
         self._fetch = fetch
         self._api_base = api_base
         self._timeout = timeout
@@ -117,5 +119,6 @@ class FetchStripePayments:
                 timeout=self._timeout,
                 max_retries=self._max_retries,
                 http_client=fetch_http_client(self._fetch, self._timeout),
+                portal_configuration=self._portal_configuration,
             )
         return self._payments

@@ -97,6 +97,25 @@ class SupabaseProfiles:
             raise StoreError("profile update gave an unknown outcome")
         return cast(Outcome, outcome)
 
+    def forget_customer(self, user_id: str, customer_id: str) -> None:
+        """Clear the customer with the service key, only where the row still holds `customer_id`."""
+        # supabase-js: .from("profiles").update({customer_id: null}).eq("id", ...).eq("customer_id", ...).
+        # PostgREST answers 204 also when the row holds another customer by now, which is then left alone.
+        response = self._call(
+            "PATCH",
+            "/profiles",
+            "profile update",
+            query={"id": f"eq.{user_id}", "customer_id": f"eq.{customer_id}"},
+            payload={"customer_id": None},
+            headers={
+                **self._service_headers(),
+                "Content-Type": "application/json",
+                "Content-Profile": "public",
+            },
+        )
+        if response.status not in (200, 204):
+            raise StoreError(f"profile update failed: HTTP {response.status} {_code(response)}".rstrip())
+
     def ping(self) -> None:
         """Raise StoreError unless PostgREST answers for the `profiles` table."""
         response = self._call(

@@ -74,6 +74,9 @@ def first_request() -> tuple[int, str]:
         def apply(self, update: ProfileUpdate) -> Outcome:
             return "unmatched"
 
+        def forget_customer(self, user_id: str, customer_id: str) -> None:
+            return None
+
         def ping(self) -> None:
             return None
 
