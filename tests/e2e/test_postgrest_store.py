@@ -193,6 +193,16 @@ def test_an_event_for_a_deleted_user_links_by_customer(
     assert store.get(BOB) == Profile(BOB, None, "cus_shared", "p", False)
 
 
+def test_forgetting_a_customer_clears_only_that_customer(store: SupabaseProfiles) -> None:
+    """The service-role PATCH clears the stale customer; a row holding another customer is left alone."""
+    seed(store, ADA, customer_id="cus_stale", email="ada@example.com")
+    seed(store, BOB, customer_id="cus_new")
+    store.forget_customer(ADA, "cus_stale")
+    store.forget_customer(BOB, "cus_stale")
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", None, None, False)
+    assert store.get(BOB) == Profile(BOB, None, "cus_new", None, False)
+
+
 @pytest.fixture(name="down_url", params=["postgrest-stopped", "nothing-listening"])
 def _down_url(request: pytest.FixtureRequest, project: SupabaseProject, tmp_path: Path) -> Iterator[str]:
     """A project URL whose REST side is down: a gateway before a stopped PostgREST, or no server at all."""
