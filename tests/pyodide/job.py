@@ -14,6 +14,7 @@ NOT_FOR_THE_EDGE = {"handlers.__main__", "handlers.adapters.postgres_profiles"}
 TESTS = [
     "tests/test_http.py",
     "tests/test_contract.py",
+    "tests/test_validator.py",
     "tests/test_session.py",
     "tests/test_checkout.py",
     "tests/test_portal.py",
