@@ -20,6 +20,7 @@ TESTS = [
     "tests/test_http.py",
     "tests/test_json_depth.py",
     "tests/test_contract.py",
+    "tests/test_validator.py",
     "tests/test_session.py",
     "tests/test_checkout.py",
     "tests/test_portal.py",
