@@ -166,8 +166,8 @@ def test_the_body_limit_answers_413_on_a_get_route_too() -> None:
 
 def test_security_says_who_may_call_each_operation() -> None:
     """create-portal needs a Bearer token or the session cookie; create-checkout takes either or none."""
-    signed_in = [{"bearer": []}, {"supabaseCookie": []}]
-    security = {f"{method.upper()} {path}": operation.get("security") for path, method, operation in OPERATIONS}
+    signed_in: list[dict[str, list[str]]] = [{"bearer": []}, {"supabaseCookie": []}]
+    security = {f"{method.upper()} {path}": op.get("security") for path, method, op in OPERATIONS}
     assert security.pop("POST /api/stripe/create-portal") == signed_in
     assert security.pop("POST /api/stripe/create-checkout") == [{}, *signed_in]
     assert set(map(str, security.values())) == {"[]"}, "every other operation is declared public"
