@@ -26,6 +26,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 # A checkout of the service holds what a local run starts; an installed suite has only itself.
 CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "handlers" / "__main__.py").is_file()
+NEEDS_BASE_URL = (
+    "needs --base-url URL (or CONTRACT_BASE_URL): the origin of the deployment to check, "
+    "e.g. https://staging.example.com (only a checkout of billing-handlers can start the service itself)"
+)
 LOCAL_SUPABASE_URL = "http://127.0.0.1:54321"
 START_SECONDS = 30.0
 # The documented profile table; the service creates the same one when it is missing.
