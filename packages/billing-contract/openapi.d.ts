@@ -256,7 +256,7 @@ export interface components {
         };
     };
     parameters: {
-        /** @description A fresh value per click-intent (for example a UUID). Repeats of one key with the same body get the same Checkout session, and two visitors never share one. Without it, the same body from the same browser within 10 seconds counts as a repeat. */
+        /** @description One fresh value per click-intent, such as a UUID: requests that repeat a key with the same body (a double click, a retry) get the same Checkout session, and visitors with different keys never share one. Without it, the same body from the same browser within 10 seconds counts as a repeat. */
         IdempotencyKey: string;
         /** @description An id to find this request in the service's logs; echoed in the response's X-Request-Id when it is 1 to 128 of A-Z a-z 0-9 . _ : - (otherwise the service makes one). */
         RequestId: string;
@@ -274,7 +274,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A fresh value per click-intent (for example a UUID). Repeats of one key with the same body get the same Checkout session, and two visitors never share one. Without it, the same body from the same browser within 10 seconds counts as a repeat. */
+                /** @description One fresh value per click-intent, such as a UUID: requests that repeat a key with the same body (a double click, a retry) get the same Checkout session, and visitors with different keys never share one. Without it, the same body from the same browser within 10 seconds counts as a repeat. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
                 /** @description An id to find this request in the service's logs; echoed in the response's X-Request-Id when it is 1 to 128 of A-Z a-z 0-9 . _ : - (otherwise the service makes one). */
                 "X-Request-Id"?: components["parameters"]["RequestId"];
