@@ -13,12 +13,18 @@ from jsonschema import Draft202012Validator
 
 from contract_tests.cases import Prepared
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+HERE = Path(__file__).resolve().parent
+# The wheel carries its own copy of schemas/ inside the package; a checkout has the one folder.
+SCHEMAS = HERE / "_schemas" if (HERE / "_schemas").is_dir() else HERE.parent / "schemas"
 TIMEOUT = (5, 30)
 
 
 class ContractViolation(AssertionError):
     """The deployment answered a documented case differently from the contract."""
+
+    def __init__(self, report: str, line: str) -> None:
+        super().__init__(report)
+        self.line = line
 
 
 def send(prepared: Prepared, session: requests.Session) -> requests.Response:
@@ -90,6 +96,12 @@ def report(prepared: Prepared, response: requests.Response, found: list[str]) ->
             *(f"  - {line}" for line in found),
         ]
     )
+
+
+def one_line(prepared: Prepared, found: list[str]) -> str:
+    """The same, in one line: the case, its request and every difference."""
+    request = prepared.case.request
+    return f"{prepared.case.id}: {request['method']} {request['path']}: {'; '.join(found)}"
 
 
 def _show(value: Any) -> str:

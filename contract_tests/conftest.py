@@ -12,60 +12,27 @@ import pytest
 import requests
 
 from contract_tests.checks import ContractViolation
-from contract_tests.deployment import Target, local_service, new_run_id
+from contract_tests.deployment import CHECKOUT, NEEDS_BASE_URL, Target, local_service, new_run_id
+from contract_tests.options import OPTIONS
 
 VIOLATIONS = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("contract", "billing API contract suite")
-    env = os.environ.get
-    group.addoption(
-        "--base-url",
-        default=env("CONTRACT_BASE_URL"),
-        help="run against this deployment (default: start the service locally) [CONTRACT_BASE_URL]",
-    )
-    group.addoption(
-        "--access-token",
-        default=env("CONTRACT_ACCESS_TOKEN"),
-        help="access token of a signed-in user who has a billing account [CONTRACT_ACCESS_TOKEN]",
-    )
-    group.addoption(
-        "--no-billing-access-token",
-        default=env("CONTRACT_NO_BILLING_ACCESS_TOKEN"),
-        help="access token of a signed-in user without a billing account [CONTRACT_NO_BILLING_ACCESS_TOKEN]",
-    )
-    group.addoption(
-        "--jwt-secret",
-        default=env("CONTRACT_JWT_SECRET"),
-        help="the deployment's HS256 SUPABASE_JWT_SECRET, to mint tokens [CONTRACT_JWT_SECRET]",
-    )
-    group.addoption(
-        "--supabase-url",
-        default=env("CONTRACT_SUPABASE_URL"),
-        help="the deployment's SUPABASE_URL: token issuer and cookie name [CONTRACT_SUPABASE_URL]",
-    )
-    group.addoption(
-        "--price-id",
-        default=env("CONTRACT_PRICE_ID"),
-        help="a test-mode Stripe price of the deployment, for the success cases [CONTRACT_PRICE_ID]",
-    )
-    group.addoption(
-        "--price-mode",
-        default=env("CONTRACT_PRICE_MODE", "payment"),
-        choices=("payment", "subscription"),
-        help="payment for a one-time price, subscription for a recurring one [CONTRACT_PRICE_MODE]",
-    )
-    group.addoption(
-        "--offline-stripe",
-        action="store_true",
-        default=env("CONTRACT_OFFLINE_STRIPE", "") not in ("", "0"),
-        help="the deployment uses the offline Stripe stand-in (accepts any price) [CONTRACT_OFFLINE_STRIPE]",
-    )
+    for option in OPTIONS:
+        group.addoption(option.flag, **option.arguments(os.environ))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[VIOLATIONS] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config) -> None:
+    if not config.getoption("--base-url") and not CHECKOUT:
+        # Every case would fail alike; one line says what is missing instead. Not a UsageError from
+        # pytest_configure: under --pyargs this conftest loads while collecting, and that prints a traceback.
+        pytest.exit(NEEDS_BASE_URL, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(name="target", scope="session")
@@ -101,10 +68,12 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(ContractViolation):
-        item.config.stash[VIOLATIONS].append(str(call.excinfo.value))
+    violation = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(violation, ContractViolation):
+        item.config.stash[VIOLATIONS].append(str(violation))
         # The case, expected and actual say it all; a traceback of the suite's own code would not help.
-        report.longrepr = str(call.excinfo.value)
+        report.longrepr = str(violation)
+        report.violation = violation.line  # type: ignore[attr-defined]  # read by billing-contract
     return report
 
 

@@ -24,6 +24,12 @@ import jwt
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# A checkout of the service holds what a local run starts; an installed suite has only itself.
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "handlers" / "__main__.py").is_file()
+NEEDS_BASE_URL = (
+    "needs --base-url URL (or CONTRACT_BASE_URL): the origin of the deployment to check, "
+    "e.g. https://staging.example.com (only a checkout of billing-handlers can start the service itself)"
+)
 LOCAL_SUPABASE_URL = "http://127.0.0.1:54321"
 START_SECONDS = 30.0
 # The documented profile table; the service creates the same one when it is missing.
@@ -109,8 +115,13 @@ def seed_billing_user(database: Path, run_id: str) -> str:
 
 
 @contextmanager
-def local_service(run_id: str | None = None) -> Iterator[Target]:
-    """Start `python -m handlers` (hypercorn, offline Stripe, temp SQLite, new JWT secret); always stop it."""
+def local_service(run_id: str | None = None, stripe_api_base: str | None = None) -> Iterator[Target]:
+    """Start `python -m handlers` (hypercorn, temp SQLite, new JWT secret); always stop it.
+
+    Payments go to the offline stand-in, or with `stripe_api_base` to a Stripe emulator listening there.
+    """
+    if not CHECKOUT:
+        raise RuntimeError(f"no service to start: {ROOT} is not a checkout of billing-handlers")
     run = run_id or new_run_id()
     port = free_port()
     secret = secrets.token_urlsafe(48)
@@ -127,6 +138,12 @@ def local_service(run_id: str | None = None) -> Iterator[Target]:
             "SUPABASE_JWT_SECRET": secret,
             "DATABASE_URL": f"sqlite:///{database}",
         }
+        if stripe_api_base:
+            env |= {
+                "STRIPE_SECRET_KEY": f"sk_test_contract_{secrets.token_hex(12)}",
+                "STRIPE_API_BASE": stripe_api_base,
+                "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
+            }
         log_path = folder / "service.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -143,7 +160,7 @@ def local_service(run_id: str | None = None) -> Iterator[Target]:
                     supabase_url=LOCAL_SUPABASE_URL,
                     access_token=mint(secret, issuer, billing_user, f"contract-{run}-billing@example.com"),
                     price_id=f"price_contract_{run}",
-                    offline_stripe=True,
+                    offline_stripe=not stripe_api_base,
                 )
             finally:
                 process.terminate()

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from contract_tests.cases import Case, load_cases, prepare
-from contract_tests.checks import ContractViolation, problems, report, send
+from contract_tests.checks import ContractViolation, one_line, problems, report, send
 from contract_tests.credentials import Missing
 from contract_tests.deployment import Target
 
@@ -23,4 +23,4 @@ def test_documented_case(case: Case, target: Target, http: requests.Session) -> 
     response = send(prepared, http)
     found = problems(prepared, response)
     if found:
-        raise ContractViolation(report(prepared, response, found))
+        raise ContractViolation(report(prepared, response, found), one_line(prepared, found))

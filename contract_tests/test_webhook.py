@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from contract_tests.checks import ContractViolation
 from contract_tests.deployment import Target
 
 WEBHOOK = "/api/webhook/stripe"
@@ -42,7 +43,7 @@ def forged_signature(payload: bytes) -> str:
         pytest.param(True, "Invalid Stripe signature", id="forged"),
     ],
 )
-def test_webhook_400(target: Target, signed: bool, message: str) -> None:
+def test_webhook_400(target: Target, signed: bool, message: str, request: pytest.FixtureRequest) -> None:
     """An unsigned or forged event answers 400 with the exact JSON error."""
     payload = forged_event()
     headers = {"Content-Type": "application/json"}
@@ -51,5 +52,30 @@ def test_webhook_400(target: Target, signed: bool, message: str) -> None:
 
     response = requests.post(f"{target.base_url}{WEBHOOK}", data=payload, headers=headers, timeout=30)
 
-    assert response.headers["content-type"].startswith("application/json")
-    assert (response.status_code, response.json()) == (400, {"error": message})
+    found = differences(response, 400, {"error": message})
+    if found:
+        case = f"webhook-{request.node.callspec.id}: POST {WEBHOOK}"
+        block = [
+            f"{case} ({request.node.callspec.id} event)",
+            f"  expected: 400 {json.dumps({'error': message})}",
+            f"  actual:   {response.status_code} {response.text[:300]}",
+            *(f"  - {line}" for line in found),
+        ]
+        raise ContractViolation("\n".join(block), f"{case}: {'; '.join(found)}")
+
+
+def differences(response: requests.Response, status: int, body: dict[str, str]) -> list[str]:
+    """Every way `response` differs from `status`, a JSON content-type and exactly `body`."""
+    found = []
+    if response.status_code != status:
+        found.append(f"status: expected {status}, got {response.status_code}")
+    content_type = response.headers.get("content-type")
+    if not (content_type or "").startswith("application/json"):
+        found.append(f"content-type: expected application/json, got {content_type!r}")
+    try:
+        actual: object = response.json()
+    except ValueError:
+        actual = response.text[:300]
+    if actual != body:
+        found.append(f"body: expected {json.dumps(body)}, got {json.dumps(actual)}")
+    return found

@@ -33,7 +33,7 @@ from .webhook import PATH as WEBHOOK_PATH
 from .webhook import stripe_webhook
 
 if TYPE_CHECKING:
-    from .adapters.fetch_http import Fetch
+    from .adapters.fetch import Fetch
 
 log = logging.getLogger("handlers")
 T = TypeVar("T")
@@ -77,15 +77,20 @@ def create_edge(
     """
     settings = _configured(lambda: Settings.from_env(environ))
 
+    def transport() -> Fetch:
+        if fetch is not None:
+            return fetch
+        from .adapters.fetch import runtime_fetch
+
+        return runtime_fetch()
+
     def build() -> Router:
         if "payments" not in overrides and "stand_in" not in overrides:
-            from .adapters.fetch_http import runtime_fetch
-
-            overrides["payments"] = _payments(settings, fetch or runtime_fetch())
+            overrides["payments"] = _payments(settings, transport())
         if "profiles" not in overrides:
             if settings.database_url != "supabase":
                 raise SettingsError("DATABASE_URL must be supabase at the edge (no TCP, no files there)")
-            overrides["profiles"] = _profiles(settings)
+            overrides["profiles"] = _profiles(settings, transport())
         if "signing_keys" not in overrides:
             overrides["signing_keys"] = _hs256_keys(settings)
         return build_router(settings, **overrides)
@@ -106,7 +111,8 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
             "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
             "No real payment is made; checkout and portal URLs point at this server."
         )
-        stand_in = payments = OfflinePayments(f"http://{settings.host}:{settings.port}")
+        base_url = f"http://{settings.host}:{settings.port}"
+        stand_in = payments = OfflinePayments(base_url, settings.stripe_portal_configuration)
     keys = overrides["signing_keys"] if "signing_keys" in overrides else _signing_keys(settings)
     deps = Deps(
         settings=settings,
@@ -139,15 +145,27 @@ def _payments(settings: Settings, fetch: Fetch | None = None) -> Payments:
         from .adapters.fetch_http import FetchStripePayments
 
         return FetchStripePayments(
-            key, fetch, api_base=base, timeout=timeout, max_retries=settings.stripe_max_retries
+            key,
+            fetch,
+            api_base=base,
+            timeout=timeout,
+            max_retries=settings.stripe_max_retries,
+            portal_configuration=settings.stripe_portal_configuration,
         )
     from .adapters.stripe_payments import StripePayments
 
-    retries, delay = settings.stripe_max_retries, settings.stripe_retry_delay
-    return StripePayments(key, api_base=base, timeout=timeout, max_retries=retries, retry_delay=delay)
+    return StripePayments(
+        key,
+        api_base=base,
+        timeout=timeout,
+        max_retries=settings.stripe_max_retries,
+        retry_delay=settings.stripe_retry_delay,
+        portal_configuration=settings.stripe_portal_configuration,
+    )
 
 
-def _profiles(settings: Settings) -> Profiles:
+def _profiles(settings: Settings, fetch: Fetch | None = None) -> Profiles:
+    """The store DATABASE_URL names; the REST store sends through `fetch` when one is given (the edge)."""
     url = settings.database_url
     if url == "supabase":
         from .adapters.supabase_profiles import SupabaseProfiles
@@ -158,6 +176,7 @@ def _profiles(settings: Settings) -> Profiles:
             settings.supabase_anon_key,
             settings.supabase_service_role_key,
             timeout=settings.supabase_timeout,
+            fetch=fetch,
         )
     if url.startswith(("postgresql://", "postgres://")):
         # No I/O here: the pool opens on the first request, and the schema comes from the migration.

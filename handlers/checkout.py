@@ -8,8 +8,9 @@ from typing import Any
 from .contract import CHECKOUT_REQUEST
 from .deps import Deps
 from .http import Request, Response
-from .ports import User
+from .ports import UnknownCustomer, User
 from .redirects import check_origins
+from .stale_customer import forget_stale_customer
 
 # A double click arrives well within this many seconds; a deliberate retry later gets a new session.
 IDEMPOTENCY_WINDOW_SECONDS = 10
@@ -27,12 +28,24 @@ def create_checkout(request: Request, deps: Deps, body: dict[str, Any]) -> Respo
       absolute http(s) URLs, or URLs off ALLOWED_REDIRECT_ORIGINS
     - 500 Stripe's message for an invalid request, a generic one for any other Stripe failure
     - 200 {"url": "<Stripe Checkout URL>"}
-    Sign-in is optional: a signed-in user's checkout carries their id and Stripe customer.
+    Sign-in is optional: a signed-in user's checkout carries their id and Stripe customer. A customer
+    Stripe no longer knows is forgotten, and the checkout made again as for a user without one.
     The 400s come from `read_checkout`, which the router runs first; the 500s from the ports' errors.
     """
     user = deps.sessions.optional_user(request)
-    params = checkout_params(body, user, _customer_id(deps, user))
-    url = deps.payments.create_checkout_session(params, idempotency_key(request, params, deps.clock()))
+    customer_id = _customer_id(deps, user)
+    params = checkout_params(body, user, customer_id)
+    now = deps.clock()
+    try:
+        url = deps.payments.create_checkout_session(params, idempotency_key(request, params, now))
+    except UnknownCustomer:
+        if user is None or customer_id is None:
+            raise
+        forget_stale_customer(deps, request, user.id, customer_id)
+        # Other params, so another key (Stripe refuses a key reused with other params): the one a
+        # repeated click gets now that the profile has no customer.
+        params = checkout_params(body, user, None)
+        url = deps.payments.create_checkout_session(params, idempotency_key(request, params, now))
     return Response(200, {"url": url})
 
 

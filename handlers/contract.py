@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import json_depth
 from .http import HTTPError, Request
 
 if TYPE_CHECKING:
@@ -78,11 +79,11 @@ class Contract:
     def read(self, request: Request, schema: str) -> dict[str, Any]:
         """The body parsed and valid against `schema`, else HTTPError 400 with the contract's message."""
         try:
-            data = json.loads(request.body)
+            data = json_depth.loads(request.body)
             if b"\\u" in request.body:
                 # JSON lets a string hold a lone surrogate (\udc00), which no UTF-8 consumer accepts.
                 json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        except ValueError:  # UnicodeError and json_depth.TooDeep are ValueErrors
             raise HTTPError(400, NOT_JSON) from None
         if len(request.body) <= REMEMBERED_BODY_BYTES:
             message = self._remembered((schema, request.body), lambda: self.first_error(schema, data))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from .contract import PORTAL_REQUEST
 from .deps import Deps
 from .http import HTTPError, Request, Response
+from .ports import UnknownCustomer
 from .redirects import check_origins
 from .session import NotSignedIn
+from .stale_customer import forget_stale_customer
 
 NOT_SIGNED_IN = "You must be logged in to view billing information."
 NO_BILLING_ACCOUNT = "You don't have a billing account yet. Make a purchase first."
@@ -21,7 +23,9 @@ def create_portal(request: Request, deps: Deps) -> Response:
     - 400 "Return URL is required" (returnUrl missing or empty; checked before the profile lookup)
     - 400 our own message for a body that is not a JSON object or a returnUrl that is not an
       absolute http(s) URL (or is off ALLOWED_REDIRECT_ORIGINS)
-    - 400 "You don't have a billing account yet. Make a purchase first." (no Stripe customer)
+    - 400 "You don't have a billing account yet. Make a purchase first." (no Stripe customer, or one
+      Stripe no longer knows, which is then forgotten)
+    - 500 "The billing portal is not available yet. Please contact support." (no portal configuration)
     - 500 Stripe's message for an invalid request, a generic one for any other failure
     - 200 {"url": "<Stripe Billing Portal URL>"}
     The 500s come from the ports' errors, which the router answers.
@@ -35,5 +39,9 @@ def create_portal(request: Request, deps: Deps) -> Response:
     profile = deps.profiles.get(user.id, access_token=user.access_token)
     if profile is None or not profile.customer_id:
         raise HTTPError(400, NO_BILLING_ACCOUNT)
-    url = deps.payments.create_portal_session(profile.customer_id, body["returnUrl"])
+    try:
+        url = deps.payments.create_portal_session(profile.customer_id, body["returnUrl"])
+    except UnknownCustomer:
+        forget_stale_customer(deps, request, user.id, profile.customer_id)
+        raise HTTPError(400, NO_BILLING_ACCOUNT) from None
     return Response(200, {"url": url})

@@ -36,6 +36,8 @@ class ProfileUpdate:
     """One Stripe event's effect on one profile; a store applies each event id at most once.
 
     The profile is found by `user_id` (created when missing), else by `customer_id`, else by `email`.
+    Where profiles belong to auth users (a Supabase database), only a user that still exists gets one:
+    a deleted user's id is passed over for the customer and email.
     A profile found by `email` that already has a different `customer_id` is left alone: "unmatched".
     `customer_id`, `price_id` and `has_access` are set when not None; `email` only fills an empty one.
     An event whose `created` is older than the last event applied to that profile changes nothing.
@@ -74,6 +76,19 @@ class PaymentsError(PortError):
         self.message = message
 
 
+class UnknownCustomer(PaymentsError):
+    """Stripe does not know the customer it was sent: deleted, or from the other mode (test or live)."""
+
+
+class PortalNotConfigured(PaymentsError):
+    """Stripe has no customer portal configuration to open: only the operator can fix that."""
+
+    def __init__(
+        self, message: str = "The billing portal is not available yet. Please contact support."
+    ) -> None:
+        super().__init__(message)
+
+
 class StoreError(PortError):
     """The profile store could not be reached or failed."""
 
@@ -90,10 +105,17 @@ class Payments(Protocol):
     """Creates hosted Stripe sessions; params are Stripe's own, as a plain dict."""
 
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
-        """Create a Checkout Session and return its URL; a repeated key returns the same session."""
+        """Create a Checkout Session and return its URL; a repeated key returns the same session.
+
+        Raise UnknownCustomer when Stripe does not know `params["customer"]`.
+        """
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
-        """Create a Billing Portal session and return its URL."""
+        """Create a Billing Portal session and return its URL.
+
+        Raise UnknownCustomer when Stripe does not know `customer_id`, PortalNotConfigured when the
+        account has no portal configuration to open.
+        """
 
     def checkout_price(self, session_id: str) -> str | None:
         """The price of a Checkout Session's first line item, or None when it has none."""
@@ -107,6 +129,9 @@ class Profiles(Protocol):
 
     def apply(self, update: ProfileUpdate) -> Outcome:
         """Apply `update` and record its event id in one transaction; raise StoreError on failure."""
+
+    def forget_customer(self, user_id: str, customer_id: str) -> None:
+        """Clear the profile's customer if it is still `customer_id`; a newer one is left alone."""
 
     def ping(self) -> None:
         """Raise StoreError unless the store answers."""

@@ -130,11 +130,9 @@ class Router:
             found = self.match(method, path) if preflight is None else preflight
         except Exception as exc:
             return self._finish(lowered, rid, _unexpected(exc, rid))
-        declared = next((value for name, value in lowered if name == "content-length"), None)
-        if preflight is not None:
-            return _encode(preflight, rid)  # it carries its CORS headers already
-        if isinstance(found, Response):
+        if isinstance(found, Response):  # a preflight, or 404 / 405: labelled once, like every answer
             return self._finish(lowered, rid, found)
+        declared = next((value for name, value in lowered if name == "content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             return self._finish(lowered, rid, _error(413, TOO_LARGE))
         return Pending(found, method, path, lowered, query, client, rid)
@@ -237,9 +235,14 @@ def _one_segment(path: str, prefix: str) -> bool:
 
 
 def _encode(response: Response, request_id: str) -> Answer:
-    """Headers and bytes for `response`: JSON, or a page's bytes with its own content-type; 204 is empty."""
+    """Headers and bytes for `response`: JSON, or a page's bytes with its own content-type.
+
+    A 204 has no body, so it names no content-type and (RFC 9110, section 8.6) no content-length.
+    """
+    if response.status == 204:
+        return Answer(204, [("x-request-id", request_id), *response.headers], b"")
     raw = isinstance(response.body, bytes)
-    body = b"" if response.status == 204 else response.body if raw else _to_json(response.body).encode()
-    typed = () if raw or response.status == 204 else (("content-type", "application/json"),)
+    body = response.body if raw else _to_json(response.body).encode()
+    typed = () if raw else (("content-type", "application/json"),)
     headers = [*typed, ("content-length", str(len(body))), ("x-request-id", request_id), *response.headers]
     return Answer(response.status, headers, body)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import json_depth
 from .http import Request
 from .ports import InvalidToken, SigningKeys, User, VerificationKey
 
@@ -136,8 +136,11 @@ def _unverified_header(token: str) -> dict[str, Any]:
 
     head = token.split(".", 1)[0]
     try:
-        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
+        header = json_depth.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except json_depth.TooDeep as exc:
+        # Not for pyjwt either: it would parse the header again, recursing all the way down.
+        raise InvalidToken("token header nested too deep") from exc
+    except (binascii.Error, ValueError):
         header = None
     # A malformed token takes pyjwt's own path, for its exact error.
     return header if isinstance(header, dict) else jwt.get_unverified_header(token)
@@ -180,7 +183,7 @@ def _decode(value: str) -> dict[str, Any] | None:
         except (binascii.Error, ValueError):
             return None
     try:
-        session = json.loads(text)
-    except (ValueError, RecursionError):  # nesting too deep for the parser is no session either
+        session = json_depth.loads(text)
+    except ValueError:  # json_depth.TooDeep: nesting too deep to parse is no session either
         return None
     return session if isinstance(session, dict) else None

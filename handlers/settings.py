@@ -38,6 +38,7 @@ class Settings:
     supabase_service_role_key: str | None = field(default=None, repr=False)
     supabase_timeout: float = 5.0
     allowed_origins: tuple[str, ...] = ()
+    stripe_portal_configuration: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -72,6 +73,7 @@ class Settings:
             supabase_service_role_key=text("SUPABASE_SERVICE_ROLE_KEY"),
             supabase_timeout=_number(environ, "SUPABASE_TIMEOUT", default.supabase_timeout, 0.1, 60),
             allowed_origins=_origins(environ, "ALLOWED_ORIGINS"),
+            stripe_portal_configuration=_portal_configuration(environ),
         )
 
     @property
@@ -95,6 +97,15 @@ def _webhook_secret(environ: Mapping[str, str]) -> str | None:
     if value and not value.startswith("whsec_"):
         # The value is a secret: name the variable, never echo it.
         raise SettingsError("STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)")
+    return value or None
+
+
+def _portal_configuration(environ: Mapping[str, str]) -> str | None:
+    value = environ.get("STRIPE_PORTAL_CONFIGURATION", "").strip()
+    if value and not re.fullmatch(r"bpc_[A-Za-z0-9_]+", value):
+        raise SettingsError(
+            f"STRIPE_PORTAL_CONFIGURATION must be a customer portal configuration id (bpc_...), got {value!r}"
+        )
     return value or None
 
 

@@ -45,14 +45,14 @@ def pyodide_first_request(runs: int) -> dict[str, float]:
     phases: dict[str, list[float]] = {}
     for _ in range(runs):
         done = subprocess.run(
-            [str(ROOT / "scripts" / "pyodide-test"), "--mode", "coldstart"],
+            [str(ROOT / "scripts" / "pyodide-test"), "--runtime", "node", "--mode", "coldstart"],
             capture_output=True,
             text=True,
             check=True,
             timeout=600,
             cwd=ROOT,
         )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
         for name, value in result.items():
             if name.endswith("_ms"):
                 phases.setdefault(name, []).append(value)

@@ -1,7 +1,9 @@
 """A local stand-in for the Stripe API calls this service makes (Checkout and Billing Portal sessions).
 
 Stdlib only. In a test: `with StripeEmulator() as stripe: ...`; as a command:
-`python scripts/stripe_emulator.py --port 12111 [--delay 0.1] [--fault hang]`.
+`python scripts/stripe_emulator.py --port 12111 [--delay 0.1] [--fault hang] [--no-portal-default]`.
+Customers `cus_missing...`, prices `price_missing...` and portal configurations `bpc_missing...` are
+unknown to it, as deleted objects (or another mode's) are to Stripe.
 """
 
 from __future__ import annotations
@@ -30,17 +32,35 @@ SAME_PARAMS = (
     "Keys for idempotent requests can only be used with the same parameters they were first used with. "
     "Try using a key other than '{}' if you meant to execute a different request."
 )
+NO_PORTAL_CONFIGURATION = (
+    "No configuration provided and your test mode default configuration has not been created. Provide a "
+    "configuration or create your default by saving your customer portal settings in test mode at "
+    "https://dashboard.stripe.com/test/settings/billing/portal."
+)
 COPIED = "cancel_url client_reference_id customer customer_creation customer_email mode success_url".split()
 
 
 def known_price(price: str) -> bool:
-    """The default catalogue: every `price_...` but `price_missing...`."""
-    return price.startswith("price_") and not price.startswith("price_missing")
+    """The default catalogue: every `price_...` but those that say they are missing.
+
+    `price_missing_1` and the contract suite's `price_contract_missing_<run>` are unknown, as in an account
+    that never created them; Stripe answers those 400 `resource_missing`, so this emulator does too.
+    """
+    return price.startswith("price_") and not _says_missing(price)
 
 
 def known_customer(customer: str) -> bool:
-    """The default customers: every `cus_...` but `cus_missing...`."""
-    return customer.startswith("cus_") and not customer.startswith("cus_missing")
+    """The default customers: every `cus_...` but those that say they are missing (`cus_missing_1`)."""
+    return customer.startswith("cus_") and not _says_missing(customer)
+
+
+def _says_missing(object_id: str) -> bool:
+    return any(part.startswith("missing") for part in object_id.split("_")[1:])
+
+
+def known_configuration(configuration: str) -> bool:
+    """The default portal configurations: every `bpc_...` but `bpc_missing...`."""
+    return configuration.startswith("bpc_") and not configuration.startswith("bpc_missing")
 
 
 @dataclass
@@ -82,9 +102,14 @@ class StripeEmulator:
         delay: float = 0.0,
         is_known_price: Callable[[str], bool] = known_price,
         is_known_customer: Callable[[str], bool] = known_customer,
+        is_known_configuration: Callable[[str], bool] = known_configuration,
+        portal_default: bool = True,
     ) -> None:
         self.host, self.port, self.delay = host, port, delay
         self.is_known_price, self.is_known_customer = is_known_price, is_known_customer
+        self.is_known_configuration = is_known_configuration
+        # Whether the account's default customer portal configuration was saved in the dashboard.
+        self.portal_default = self._saved_portal_default = portal_default
         self._fault: str | None = None
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
@@ -123,9 +148,10 @@ class StripeEmulator:
             self._unhang = threading.Event()
 
     def reset(self) -> None:
-        """Forget requests, sessions and idempotency keys; clear the fault."""
+        """Forget requests, sessions and idempotency keys; clear the fault and restore portal_default."""
         self.set_fault(None)
         with self.lock:
+            self.portal_default = self._saved_portal_default
             self._requests.clear()
             self._sessions.clear()
             self._stored.clear()
@@ -277,9 +303,15 @@ class StripeEmulator:
             raise Failure("Missing required param: customer.", "customer", "parameter_missing")
         if not self.is_known_customer(customer):
             raise missing("customer", customer, "customer")
+        configuration = params.get("configuration")
+        if configuration is not None and not self.is_known_configuration(configuration):
+            raise missing("configuration", configuration, "configuration")
+        if configuration is None and not self.portal_default:
+            raise Failure(NO_PORTAL_CONFIGURATION)
         return {
             "id": f"bps_{secrets.token_hex(12)}",
             "object": "billing_portal.session",
+            "configuration": configuration or "bpc_default",
             "created": int(time.time()),
             "customer": customer,
             "livemode": False,
@@ -385,8 +417,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each answer")
     parser.add_argument("--fault", default=None, help="hang, drop or status:<code>")
     parser.add_argument("--asyncio", action="store_true", help="one event loop, no thread per connection")
+    parser.add_argument(
+        "--no-portal-default",
+        action="store_true",
+        help="as an account whose customer portal settings were never saved",
+    )
     args = parser.parse_args(argv)
-    emulator = StripeEmulator(args.port, args.host, delay=args.delay)
+    emulator = StripeEmulator(
+        args.port, args.host, delay=args.delay, portal_default=not args.no_portal_default
+    )
     emulator.set_fault(args.fault)
     if args.asyncio:
         signal.signal(signal.SIGTERM, signal.default_int_handler)

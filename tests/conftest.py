@@ -1,10 +1,14 @@
-"""Fixtures shared by several test modules: the throwaway PostgreSQL server."""
+"""Fixtures shared by several test modules: the throwaway PostgreSQL servers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.helpers.postgres import SupabaseDatabase
 
 
 @pytest.fixture(name="postgres_url", scope="session")
@@ -15,3 +19,12 @@ def _postgres_url() -> Iterator[str]:
 
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(name="supabase_database", scope="session")
+def _supabase_database() -> Iterator[SupabaseDatabase]:
+    """A second server prepared as a Supabase project's database, with the migrations applied as postgres."""
+    from tests.helpers.postgres import supabase_server
+
+    with supabase_server() as database:
+        yield database

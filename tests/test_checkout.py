@@ -9,7 +9,7 @@ import pytest
 
 from handlers.checkout import idempotency_key
 from handlers.http import Request, Response
-from handlers.ports import KeysUnavailable, PaymentsError, Profile
+from handlers.ports import KeysUnavailable, PaymentsError, Profile, StoreError, UnknownCustomer
 from handlers.settings import Settings
 from tests.helpers.fakes import (
     SECRET,
@@ -235,3 +235,92 @@ def test_idempotency_key_window_and_client_header() -> None:
     assert "ada@example.com" not in str(
         idempotency_key(keyed, {**params, "customer_email": "ada@example.com"}, 0)
     )
+
+
+STALE_PROFILE = Profile(USER_ID, email="ada@example.com", customer_id="cus_gone")
+SIGNED_IN = (("authorization", f"Bearer {make_token()}"),)
+
+
+@pytest.mark.parametrize(
+    ("mode", "retried"),
+    [
+        pytest.param(
+            "payment",
+            {"customer_email": "ada@example.com", "customer_creation": "always"},
+            id="payment-creates-a-customer",
+        ),
+        pytest.param("subscription", {"customer_email": "ada@example.com"}, id="subscription"),
+    ],
+)
+def test_a_stale_customer_is_retried_once_without_it_and_forgotten(
+    payments: FakePayments, mode: str, retried: dict[str, Any]
+) -> None:
+    """Stripe's unknown customer: once more as for a user without one, with its own key; then forgotten."""
+    payments.unknown_customers = {"cus_gone"}
+    profiles = FakeProfiles(STALE_PROFILE)
+
+    response = run(post({**BODY, "mode": mode}, SIGNED_IN), payments, profiles)
+
+    assert (response.status, response.body) == (200, {"url": "https://checkout.stripe.com/c/pay/cs_test_1"})
+    signed_in = {**BASE, "mode": mode, "client_reference_id": USER_ID}
+    assert [params for params, _ in payments.checkouts] == [
+        {**signed_in, "customer": "cus_gone"},
+        {**signed_in, **retried},
+    ]
+    first, second = (key for _, key in payments.checkouts)
+    assert first != second
+    assert profiles.forgotten == [(USER_ID, "cus_gone")]
+    assert profiles.rows[USER_ID].customer_id is None
+
+
+def test_the_retry_uses_the_key_a_repeated_click_gets(payments: FakePayments) -> None:
+    """The retry's key is the one the next identical click computes, so both land on one session."""
+    payments.unknown_customers = {"cus_gone"}
+    profiles = FakeProfiles(STALE_PROFILE)
+    clicked = (*SIGNED_IN, ("idempotency-key", "click-1"))
+
+    run(post(BODY, clicked), payments, profiles)
+    run(post(BODY, clicked), payments, profiles)
+
+    params, keys = zip(*payments.checkouts, strict=True)
+    assert len(params) == 3 and params[1] == params[2] and "customer" not in params[2]
+    assert keys[0] != keys[1] and keys[1] == keys[2]
+    # And the first attempt's key is the one a customer Stripe knows gets, as before.
+    known = FakePayments()
+    run(post(BODY, clicked), known, FakeProfiles(STALE_PROFILE))
+    assert known.checkouts[0][1] == keys[0]
+
+
+def test_a_store_failure_while_forgetting_still_checks_out(
+    payments: FakePayments, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The user still gets a checkout; the log says the id could not be forgotten."""
+
+    class ForgetFails(FakeProfiles):
+        def forget_customer(self, user_id: str, customer_id: str) -> None:
+            raise StoreError("store is down")
+
+    payments.unknown_customers = {"cus_gone"}
+    response = run(post(BODY, SIGNED_IN), payments, ForgetFails(STALE_PROFILE))
+
+    assert response.status == 200 and len(payments.checkouts) == 2
+    assert [r.getMessage().split(" request_id=")[0] for r in caplog.records if r.levelname == "WARNING"] == [
+        "could not forget customer cus_gone, unknown to Stripe: store is down"
+    ]
+
+
+def test_an_unknown_customer_that_was_not_sent_is_a_500(payments: FakePayments) -> None:
+    """Signed out there is no customer to drop: Stripe's message is the 500, and nothing is retried."""
+    payments.fail = UnknownCustomer("No such customer: 'cus_x'")
+    response = run(post(BODY), payments)
+    assert (response.status, response.body) == (500, {"error": "No such customer: 'cus_x'"})
+    assert len(payments.checkouts) == 1
+
+
+def test_an_unknown_price_for_a_customer_is_not_retried(payments: FakePayments) -> None:
+    """Only UnknownCustomer is retried: any other refusal is the 500 it was, and nothing is forgotten."""
+    payments.fail = PaymentsError("No such price: 'price_123'")
+    profiles = FakeProfiles(STALE_PROFILE)
+    response = run(post(BODY, SIGNED_IN), payments, profiles)
+    assert (response.status, response.body) == (500, {"error": "No such price: 'price_123'"})
+    assert len(payments.checkouts) == 1 and profiles.forgotten == []

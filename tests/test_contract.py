@@ -203,12 +203,13 @@ def test_remembered_verdicts_match_fresh_ones_and_stay_bounded(tmp_path: Path) -
     "raw",
     [
         pytest.param(b"[" * 5000, id="nested-too-deep"),
+        pytest.param(b'{"priceId": ' + b"[" * 64 + b"]" * 64 + b"}", id="nested-past-the-limit"),
         pytest.param(b'{"priceId": "\\udc00"}', id="lone-surrogate"),
         pytest.param(b'{"successUrl": "https://a.example/\\ud800"}', id="lone-high-surrogate"),
     ],
 )
 def test_bodies_no_consumer_can_read_are_400(raw: bytes) -> None:
-    """Nesting past the parser's depth and lone surrogates are a 400 of ours, never a 500."""
+    """Nesting past the limit (valid JSON or not) and lone surrogates are a 400 of ours, never a 500."""
     with pytest.raises(HTTPError) as caught:
         contract().read(Request("POST", "/", body=raw), CHECKOUT_REQUEST)
     assert (caught.value.status, caught.value.message) == (400, NOT_JSON)

@@ -1,4 +1,4 @@
-"""handlers.cors through the ASGI shim: preflights, CORS headers, and cross-site cookie POSTs refused."""
+"""handlers.cors through the ASGI shim and the edge entry: preflights, CORS headers, cookie POSTs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import json
 import pytest
 
 from handlers.asgi import App
+from handlers.edge import Edge
 from handlers.ports import Profile
-from handlers.router import Answer
+from handlers.router import Answer, Router
 from handlers.settings import Settings
 from tests.helpers.asgi_client import Result, call
 from tests.helpers.fakes import (
@@ -32,11 +33,25 @@ REFUSED = {"error": "Cross-site request refused"}
 PORTAL_URL = {"url": "https://billing.stripe.com/p/session/test_1"}
 
 
-def make_app(payments: FakePayments, allowed: tuple[str, ...] = (APP_ORIGIN,)) -> App:
-    """An App over fakes with ALLOWED_ORIGINS set to `allowed` and a customer for USER_ID."""
+def cors_router(payments: FakePayments, allowed: tuple[str, ...] = (APP_ORIGIN,)) -> Router:
+    """The router over fakes with ALLOWED_ORIGINS set to `allowed` and a customer for USER_ID."""
     settings = Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET, allowed_origins=allowed)
     profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_123"))
-    return App(make_router(payments, profiles, settings), threads=2)
+    return make_router(payments, profiles, settings)
+
+
+def make_app(payments: FakePayments, allowed: tuple[str, ...] = (APP_ORIGIN,)) -> App:
+    """An App over `cors_router`."""
+    return App(cors_router(payments, allowed), threads=2)
+
+
+def header_lines(entry: str, method: str, headers: dict[str, str], body: bytes) -> list[tuple[str, str]]:
+    """Every response header line, repeats kept, from one portal request through `entry`, sorted."""
+    sent = {"Host": HOST, "X-Request-Id": "cors-1", **headers}
+    if entry == "asgi":
+        return sorted(asyncio.run(call(make_app(FakePayments()), method, PORTAL, body, sent)).pairs)
+    _, pairs, _ = Edge(cors_router(FakePayments())).handle(method, PORTAL, sent, body)
+    return sorted(pairs)
 
 
 def send(app: App, method: str, headers: dict[str, str], body: bytes = BODY) -> Result:
@@ -70,7 +85,7 @@ def test_preflight_from_a_listed_origin(payments: FakePayments) -> None:
         "access-control-max-age": "600",
         "vary": "Origin",
     }
-    assert result.headers["content-length"] == "0"
+    assert "content-length" not in result.headers
     assert payments.portals == []
 
 
@@ -94,6 +109,49 @@ def test_preflight_from_an_unlisted_origin_grants_nothing(payments: FakePayments
     assert result.status == 204
     assert not any(name.startswith("access-control") for name in result.headers)
     assert result.headers["vary"] == "Origin"
+
+
+ENTRIES = pytest.mark.parametrize("entry", ["asgi", "edge"])
+ALLOW_ORIGIN = [
+    ("access-control-allow-credentials", "true"),
+    ("access-control-allow-origin", APP_ORIGIN),
+]
+
+
+@ENTRIES
+def test_a_listed_preflight_sends_each_header_once(entry: str) -> None:
+    """A browser rejects two Allow-Origin values: exactly these lines, and no content-type on the 204."""
+    preflight = {"Origin": APP_ORIGIN, "Access-Control-Request-Method": "POST"}
+    assert header_lines(entry, "OPTIONS", preflight, b"") == [
+        ("access-control-allow-credentials", "true"),
+        ("access-control-allow-headers", "authorization, content-type, idempotency-key, x-request-id"),
+        ("access-control-allow-methods", "GET, POST, OPTIONS"),
+        ("access-control-allow-origin", APP_ORIGIN),
+        ("access-control-max-age", "600"),
+        ("vary", "Origin"),
+        ("x-request-id", "cors-1"),
+    ]
+
+
+@ENTRIES
+def test_an_unlisted_preflight_sends_only_vary(entry: str) -> None:
+    """A preflight from an unlisted origin grants nothing: one `vary: Origin` and the request id."""
+    preflight = {"Origin": EVIL, "Access-Control-Request-Method": "POST"}
+    assert header_lines(entry, "OPTIONS", preflight, b"") == [("vary", "Origin"), ("x-request-id", "cors-1")]
+
+
+@ENTRIES
+def test_a_labelled_post_sends_each_header_once(entry: str) -> None:
+    """A POST from a listed origin: the JSON headers and each CORS header exactly once."""
+    headers = {"Origin": APP_ORIGIN, "Authorization": f"Bearer {make_token()}"}
+    body = json.dumps(PORTAL_URL, separators=(",", ":")).encode()
+    assert header_lines(entry, "POST", headers, BODY) == [
+        *ALLOW_ORIGIN,
+        ("content-length", str(len(body))),
+        ("content-type", "application/json"),
+        ("vary", "Origin"),
+        ("x-request-id", "cors-1"),
+    ]
 
 
 def test_without_allowed_origins_options_is_405_as_before(payments: FakePayments) -> None:

@@ -1,25 +1,32 @@
-"""handlers.edge: the plain (method, URL, headers, body) entry, over fakes and the fetch transport."""
+"""handlers.edge: the plain (method, URL, headers, body) entry, over fakes and the fetch transport.
+
+Also the Supabase REST store over fetch, as a worker builds it; the last tests need Pyodide.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import sys
 import time
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
+from handlers.adapters.fetch import runtime_fetch
 from handlers.adapters.fetch_http import FetchStripePayments
+from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.edge import Edge
 from handlers.offline.payments import OfflinePayments
-from handlers.ports import Profile, StoreError
+from handlers.ports import Profile, ProfileUpdate, StoreError
 from handlers.router import Router
 from handlers.settings import Settings
 from tests.helpers.fake_fetch import FakeFetch
 from tests.helpers.fakes import (
+    COOKIE,
     SECRET,
     SUPABASE_URL,
     USER_ID,
@@ -28,6 +35,7 @@ from tests.helpers.fakes import (
     cookie_header,
     make_router,
     make_token,
+    session_json,
 )
 from tests.helpers.stripe_events import WEBHOOK_SECRET, signature
 from tests.helpers.stripe_events import event as stripe_event
@@ -409,3 +417,293 @@ def test_cross_site_cookie_post_is_refused_as_by_the_asgi_shim() -> None:
     assert payments.portals == []
     own = {"Cookie": cookie, "Origin": "https://api.example.com", "Host": "api.example.com"}
     assert handle("POST", PORTAL, RETURN, own, router)[0] == 200
+
+
+# The Supabase REST store as an edge worker builds it: SupabaseProfiles(..., fetch=runtime_fetch()).
+SUPABASE = "https://abcd.supabase.co"
+ANON = "anon-key-eyJhbGciOiJIUzI1NiJ9.edge"
+SERVICE = "service-key-eyJhbGciOiJIUzI1NiJ9.edge"
+PROFILE_READ = (
+    f"{SUPABASE}/rest/v1/profiles?select=id%2Cemail%2Ccustomer_id%2Cprice_id%2Chas_access&id=eq.{USER_ID}"
+)
+ROW = {
+    "id": USER_ID,
+    "email": "ada@example.com",
+    "customer_id": "cus_7",
+    "price_id": None,
+    "has_access": True,
+}
+NO_ROW = {"code": "PGRST116", "details": "The result contains 0 rows", "hint": None, "message": "x"}
+HEALTH_DOWN = (503, {"status": "unavailable", "profiles": "unavailable"})
+STORE_DOWN = (500, {"error": "Billing information is unavailable right now. Please try again."})
+
+
+class HostFailure(Exception):
+    """A class of the host's own, unknown to any HTTP library."""
+
+
+def store_router(fetch: Any, payments: FakePayments | None = None) -> Router:
+    """The router over the REST store sending through `fetch` (2.5 s timeout)."""
+    return make_router(payments, SupabaseProfiles(SUPABASE, ANON, SERVICE, timeout=2.5, fetch=fetch))
+
+
+def health_and_portal(router: Router) -> tuple[tuple[int, Any], tuple[int, Any]]:
+    """GET /healthz, then create-portal signed in, through the edge entry: (status, body) of each."""
+    health = handle("GET", "/healthz", router=router)
+    portal = handle("POST", PORTAL, RETURN, {"Authorization": f"Bearer {make_token()}"}, router)
+    return (health[0], health[2]), (portal[0], portal[2])
+
+
+def test_rest_store_sends_postgrest_requests_through_fetch() -> None:
+    """get, apply and ping go through fetch exactly as over requests: URL, headers, JSON body, timeout."""
+    fetch = FakeFetch((200, ROW), (406, NO_ROW), (200, "duplicate"), (200, []))
+    store = SupabaseProfiles(SUPABASE, ANON, SERVICE, timeout=2.5, fetch=fetch)
+
+    assert store.get(USER_ID, access_token="user-token") == Profile(
+        USER_ID, "ada@example.com", "cus_7", None, True
+    )
+    assert store.get(USER_ID, access_token="user-token") is None
+    assert store.apply(ProfileUpdate("evt_1", 1_800_000_000, customer_id="cus_7", has_access=False)) == (
+        "duplicate"
+    )
+    store.ping()
+
+    read, _, rpc, ping = fetch.sent
+    assert (read.method, read.url, read.body, read.timeout) == ("GET", PROFILE_READ, None, 2.5)
+    assert read.headers == {
+        "apikey": ANON,
+        "Authorization": "Bearer user-token",
+        "Accept": "application/vnd.pgrst.object+json",
+        "Accept-Profile": "public",
+    }
+    assert (rpc.method, rpc.url, rpc.timeout) == ("POST", f"{SUPABASE}/rest/v1/rpc/apply_stripe_event", 2.5)
+    assert rpc.headers == {
+        "apikey": SERVICE,
+        "Authorization": f"Bearer {SERVICE}",
+        "Content-Type": "application/json",
+        "Content-Profile": "public",
+        "Accept": "application/json",
+    }
+    assert json.loads(rpc.body or b"") == {
+        "p_event_id": "evt_1",
+        "p_created": 1_800_000_000,
+        "p_user_id": None,
+        "p_customer_id": "cus_7",
+        "p_email": None,
+        "p_price_id": None,
+        "p_has_access": False,
+    }
+    assert (ping.method, ping.url, ping.body) == (
+        "GET",
+        f"{SUPABASE}/rest/v1/profiles?select=id&limit=1",
+        None,
+    )
+    assert ping.headers == {
+        "apikey": SERVICE,
+        "Authorization": f"Bearer {SERVICE}",
+        "Accept-Profile": "public",
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "failed"),
+    [
+        pytest.param(AttributeError("XMLHttpRequest"), "failed: AttributeError", id="no-xmlhttprequest"),
+        pytest.param(TypeError(f"fetch failed {SERVICE}"), "failed: TypeError", id="type-error"),
+        pytest.param(HostFailure(f"Bearer {ANON}"), "failed: HostFailure", id="host-class"),
+        pytest.param(TimeoutError("aborted"), "timed out", id="timeout"),
+    ],
+)
+def test_rest_store_fetch_failures_of_any_class_are_store_errors(error: Exception, failed: str) -> None:
+    """Whatever fetch raises, get, apply and ping raise StoreError naming the type only."""
+    fetch = FakeFetch()
+    fetch.fail = error
+    store = SupabaseProfiles(SUPABASE, ANON, SERVICE, fetch=fetch)
+    calls: list[Any] = [
+        lambda: store.get(USER_ID, access_token="user-token"),
+        lambda: store.apply(ProfileUpdate("evt_1", 1)),
+        store.ping,
+    ]
+    messages = []
+    for call in calls:
+        with pytest.raises(StoreError) as caught:
+            call()
+        messages.append(str(caught.value))
+    assert messages == [f"profile read {failed}", f"profile update {failed}", f"profile ping {failed}"]
+
+
+def test_rest_store_fetch_failure_is_healthz_503_and_the_portals_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """fetch raising AttributeError("XMLHttpRequest"): /healthz 503 unavailable, create-portal's store 500."""
+    fetch = FakeFetch()
+    fetch.fail = AttributeError(f"XMLHttpRequest {SERVICE}")
+    with caplog.at_level(logging.DEBUG):
+        health, portal = health_and_portal(store_router(fetch))
+    assert health == HEALTH_DOWN
+    assert portal == STORE_DOWN
+    assert len(fetch.sent) == 2
+    assert SERVICE not in caplog.text
+
+
+def test_rest_store_answering_through_fetch_opens_the_portal() -> None:
+    """A store answering through fetch: /healthz 200, and the portal for the row's customer."""
+    payments = FakePayments()
+    health, portal = health_and_portal(store_router(FakeFetch((200, []), (200, ROW)), payments))
+    assert health == (200, {"status": "ok", "profiles": "ok"})
+    assert portal == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_7", "https://app.example.com/account")]
+
+
+# A stand-in for the runtime's fetch, in JavaScript, answering like PostgREST: `row` for the user's
+# token, `noRow` with 406 for any other, a TimeoutError rejection (as AbortSignal.timeout gives) for "slow".
+JS_POSTGREST = """
+(rowToken, row, noRow) => {
+  const sent = [];
+  const answer = (status, body) => ({
+    status, headers: new Headers({"Content-Type": "application/json; charset=utf-8"}),
+    arrayBuffer: async () => new TextEncoder().encode(body).buffer,
+  });
+  const fetch = async (url, init) => {
+    sent.push({url, method: init.method, headers: init.headers, signal: init.signal instanceof AbortSignal});
+    const bearer = init.headers["Authorization"];
+    if (bearer === "Bearer slow") throw new DOMException("The operation timed out.", "TimeoutError");
+    return bearer === `Bearer ${rowToken}` ? answer(200, row) : answer(406, noRow);
+  };
+  return {fetch, sent: () => JSON.stringify(sent)};
+}
+"""
+ON_PYODIDE = pytest.mark.skipif(
+    sys.platform != "emscripten", reason="needs Pyodide's JavaScript bridge and JSPI"
+)
+
+
+@ON_PYODIDE
+def test_rest_store_over_a_javascript_fetch() -> None:
+    """runtime_fetch(send): a 200 row is the profile, 406 PGRST116 is none, a TimeoutError a timeout."""
+    from pyodide.code import run_js  # type: ignore[import-not-found]
+
+    token = make_token()
+    fake = run_js(JS_POSTGREST)(token, json.dumps(ROW), json.dumps(NO_ROW))
+    payments = FakePayments()
+    router = store_router(runtime_fetch(fake.fetch), payments)
+
+    portal = handle("POST", PORTAL, RETURN, {"Authorization": f"Bearer {token}"}, router)
+    assert (portal[0], portal[2]) == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_7", "https://app.example.com/account")]
+    assert router.deps.profiles.get(USER_ID, access_token="someone-elses-token") is None
+    with pytest.raises(StoreError, match="^profile read timed out$"):
+        router.deps.profiles.get(USER_ID, access_token="slow")
+
+    first = json.loads(fake.sent())[0]
+    assert (first["url"], first["method"], first["signal"]) == (PROFILE_READ, "GET", True)
+    assert first["headers"] == {
+        "apikey": ANON,
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.pgrst.object+json",
+        "Accept-Profile": "public",
+    }
+
+
+@ON_PYODIDE
+def test_rest_store_over_the_runtimes_failing_fetch_is_healthz_503() -> None:
+    """The runtime's own fetch failing (the job's stub throws): /healthz 503, create-portal's store 500."""
+    health, portal = health_and_portal(store_router(runtime_fetch()))
+    assert health == HEALTH_DOWN
+    assert portal == STORE_DOWN
+
+
+NOT_JSON = {"error": "Request body must be valid JSON"}
+NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
+# As deep as json_depth allows: the object around it is one more level.
+ALLOWED = 63
+
+
+def nested(levels: int) -> Any:
+    """`levels` arrays, each inside the one before."""
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def deep_cookie(levels: int, encoding: str = "base64") -> str:
+    """A session cookie with a valid access token and an extra field `levels` arrays deep."""
+    raw = session_json(make_token())[:-1] + ',"x":' + "[" * levels + "]" * levels + "}"
+    value = (
+        "base64-" + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        if encoding == "base64"
+        else raw
+    )
+    return f"{COOKIE}={quote(value, safe='')}"
+
+
+def portal_router(payments: FakePayments) -> Router:
+    """Deps whose profile store knows USER_ID's Stripe customer."""
+    return make_router(payments, FakeProfiles(Profile(USER_ID, customer_id="cus_1")))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"[" * 65536, id="unclosed-at-the-size-limit"),
+        pytest.param(b"[" * 5000 + b"]" * 5000, id="closed-5000"),
+        pytest.param(json.dumps({**GOOD, "x": nested(ALLOWED + 1)}).encode(), id="one-past-the-limit"),
+    ],
+)
+def test_deep_body_is_400_not_json_and_the_worker_lives(body: bytes) -> None:
+    """Nesting past the limit is refused before parsing, on both endpoints; the next request is served."""
+    payments = FakePayments()
+    router = portal_router(payments)
+    checkout = Edge(router).handle("POST", CHECKOUT, {}, body)
+    portal = Edge(router).handle("POST", PORTAL, {"Authorization": f"Bearer {make_token()}"}, body)
+    assert [(status, json.loads(data)) for status, _, data in (checkout, portal)] == [(400, NOT_JSON)] * 2
+    assert payments.checkouts == [] and payments.portals == []
+    assert handle("POST", CHECKOUT, GOOD, router=router)[0] == 200
+
+
+def test_body_at_the_limit_is_read() -> None:
+    """An unknown field nested exactly as deep as allowed is ignored, as any unknown field is."""
+    status, _, body = handle("POST", CHECKOUT, {**GOOD, "x": nested(ALLOWED)})
+    assert (status, body) == (200, {"url": "https://checkout.stripe.com/c/pay/cs_test_1"})
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Cookie": deep_cookie(ALLOWED + 1)}, id="cookie-one-past-the-limit"),
+        pytest.param({"Cookie": deep_cookie(ALLOWED + 1, "raw")}, id="raw-cookie-one-past-the-limit"),
+        pytest.param({"Cookie": deep_cookie(5000)}, id="cookie-5000"),
+        pytest.param(
+            {"Authorization": f"Bearer {make_token(headers={'x': nested(ALLOWED + 1)})}"},
+            id="signed-header-one-past-the-limit",
+        ),
+        pytest.param(
+            {"Authorization": f"Bearer {base64.urlsafe_b64encode(b'[' * 12000).decode()}.e30.c2ln"},
+            id="header-12000",
+        ),
+    ],
+)
+def test_deep_session_is_401_and_the_worker_lives(headers: dict[str, str]) -> None:
+    """A session cookie or token header nested past the limit signs no one in, even around a valid token."""
+    payments = FakePayments()
+    router = portal_router(payments)
+    assert handle("POST", PORTAL, RETURN, headers, router)[::2] == (401, NOT_SIGNED_IN)
+    assert payments.portals == []
+    assert handle("POST", PORTAL, RETURN, {"Cookie": cookie_header(make_token())}, router)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Cookie": deep_cookie(ALLOWED)}, id="cookie"),
+        pytest.param(
+            {"Authorization": f"Bearer {make_token(headers={'x': nested(ALLOWED)})}"}, id="signed-header"
+        ),
+    ],
+)
+def test_session_at_the_limit_signs_in(headers: dict[str, str]) -> None:
+    """A session cookie or token header nested exactly as deep as allowed still signs the user in."""
+    payments = FakePayments()
+    assert handle("POST", PORTAL, RETURN, headers, portal_router(payments))[0] == 200
+    assert payments.portals == [("cus_1", "https://app.example.com/account")]

@@ -11,13 +11,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "handlers"
 
 # Lowest first. A module may import its own layer and the ones below, never one above.
 LAYERS: list[set[str]] = [
-    {"handlers", "handlers.http"},
+    {"handlers", "handlers.http", "handlers.json_depth", "handlers.validator"},
     {"handlers.ports", "handlers.settings", "handlers.adapters"},
     {"handlers.contract", "handlers.session", "handlers.redirects"},
     {"handlers.cors", "handlers.deps"},
     {
         "handlers.checkout",
         "handlers.portal",
+        "handlers.stale_customer",
         "handlers.health",
         "handlers.webhook",
         "handlers.stripe_events",

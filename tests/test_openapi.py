@@ -19,6 +19,14 @@ from tests.helpers.fakes import make_router
 DOCUMENT: dict[str, Any] = json.loads((contract.schema_dir() / "openapi.json").read_text("utf-8"))
 SCHEMA_FILES = sorted(p.name for p in contract.schema_dir().glob("*.json") if p.name != "openapi.json")
 TEMPLATE = "/{schemaFile}"
+# Answered by the shim before any route runs (the body limit), with the error schema whatever the route.
+BEFORE_THE_ROUTE = {"413": contract.ERROR}
+OPERATIONS = [
+    (path, method, operation)
+    for path, item in DOCUMENT["paths"].items()
+    for method, operation in item.items()
+]
+OPERATION_IDS = [f"{method.upper()} {path}" for path, method, _ in OPERATIONS]
 
 
 def make_app() -> App:
@@ -77,7 +85,8 @@ def test_paths_and_methods_are_the_route_table() -> None:
     documented |= {(f"/{name}", "GET") for name in SCHEMA_FILES}
     routed = {(path, method) for path, methods in API_ROUTES.items() for method in methods}
     assert documented == routed
-    enum = DOCUMENT["paths"][TEMPLATE]["get"]["parameters"][0]["schema"]["enum"]
+    (parameter,) = [p for p in DOCUMENT["paths"][TEMPLATE]["get"]["parameters"] if p.get("in") == "path"]
+    enum = parameter["schema"]["enum"]
     assert sorted(enum) == sorted(SERVED_SCHEMAS) == SCHEMA_FILES
 
 
@@ -89,6 +98,7 @@ def test_response_schemas_are_the_ones_the_service_checks() -> None:
             route = API_ROUTES[route_path][method.upper()]
             for status, response in operation["responses"].items():
                 expected = route.ok_schema if int(status) < 400 else route.error_schema
+                expected = BEFORE_THE_ROUTE.get(status, expected)
                 assert body_schema(response) == expected, (path, method, status)
 
 
@@ -123,3 +133,54 @@ def test_openapi_json_is_get_only() -> None:
     """Other methods on /openapi.json are 405 with Allow: GET."""
     result = asyncio.run(call(make_app(), "POST", "/openapi.json", b"{}"))
     assert (result.status, result.headers["allow"]) == (405, "GET")
+
+
+def header_parameters(operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The operation's header parameters by name, references followed."""
+    found = [resolve(parameter) for parameter in operation.get("parameters", [])]
+    return {parameter["name"]: parameter for parameter in found if parameter["in"] == "header"}
+
+
+def test_create_checkout_declares_the_headers_the_readme_asks_the_frontend_to_send() -> None:
+    """Idempotency-Key and X-Request-Id are optional string headers, so typed clients may send them."""
+    headers = header_parameters(DOCUMENT["paths"]["/api/stripe/create-checkout"]["post"])
+    assert set(headers) == {"Idempotency-Key", "X-Request-Id"}
+    for parameter in headers.values():
+        assert (parameter["required"], parameter["schema"]["type"]) == (False, "string")
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=OPERATION_IDS)
+def test_every_operation_takes_x_request_id_and_every_response_returns_it(
+    path: str, method: str, operation: dict[str, Any]
+) -> None:
+    """Every route echoes X-Request-Id, so every operation declares it and every response carries it."""
+    assert "X-Request-Id" in header_parameters(operation)
+    for status, response in operation["responses"].items():
+        assert "X-Request-Id" in resolve(response)["headers"], status
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=OPERATION_IDS)
+def test_every_operation_documents_the_body_limit(path: str, method: str, operation: dict[str, Any]) -> None:
+    """The shim answers 413 on every route before it runs, so every operation lists it."""
+    assert body_schema(operation["responses"]["413"]) == contract.ERROR
+
+
+def test_the_body_limit_answers_413_on_a_get_route_too() -> None:
+    """GET /healthz with a body over the limit is the documented 413, not a health body."""
+    result = asyncio.run(call(make_app(), "GET", "/healthz", b"x" * (64 * 1024 + 1)))
+    assert (result.status, result.json()) == (413, {"error": "Request body too large"})
+
+
+def test_security_says_who_may_call_each_operation() -> None:
+    """create-portal needs a Bearer token or the session cookie; create-checkout takes either or none."""
+    signed_in: list[dict[str, list[str]]] = [{"bearer": []}, {"supabaseCookie": []}]
+    security = {f"{method.upper()} {path}": op.get("security") for path, method, op in OPERATIONS}
+    assert security.pop("POST /api/stripe/create-portal") == signed_in
+    assert security.pop("POST /api/stripe/create-checkout") == [{}, *signed_in]
+    assert set(map(str, security.values())) == {"[]"}, "every other operation is declared public"
+    assert set(DOCUMENT["components"]["securitySchemes"]) == {"bearer", "supabaseCookie"}
+
+
+def test_servers_name_the_serving_origin() -> None:
+    """One relative server: the paths are relative to wherever the document is served from."""
+    assert [server["url"] for server in DOCUMENT["servers"]] == ["/"]

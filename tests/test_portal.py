@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from handlers.http import Request, Response
-from handlers.ports import PaymentsError, Profile
+from handlers.ports import PaymentsError, PortalNotConfigured, Profile, StoreError
 from tests.helpers.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_router, make_token
 
 NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
@@ -127,3 +127,50 @@ def test_store_failure_is_500(payments: FakePayments, customer: FakeProfiles) ->
         500,
         {"error": "Billing information is unavailable right now. Please try again."},
     )
+
+
+def test_a_customer_stripe_no_longer_knows_has_no_billing_account(payments: FakePayments) -> None:
+    """Stripe's unknown customer is the documented 400, now true: the id is forgotten, not sent again."""
+    payments.unknown_customers = {"cus_gone"}
+    profiles = FakeProfiles(Profile(USER_ID, email="ada@example.com", customer_id="cus_gone"))
+
+    first = run(post({"returnUrl": RETURN}, bearer()), payments, profiles)
+    second = run(post({"returnUrl": RETURN}, bearer()), payments, profiles)
+
+    assert (first.status, first.body) == (400, NO_ACCOUNT)
+    assert (second.status, second.body) == (400, NO_ACCOUNT)
+    assert payments.portals == [("cus_gone", RETURN)]
+    assert profiles.forgotten == [(USER_ID, "cus_gone")]
+
+
+def test_a_store_failure_while_forgetting_is_still_the_400(
+    payments: FakePayments, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The user's answer does not depend on the store: it is the 400, and the log says why it may recur."""
+
+    class ForgetFails(FakeProfiles):
+        def forget_customer(self, user_id: str, customer_id: str) -> None:
+            raise StoreError("store is down")
+
+    payments.unknown_customers = {"cus_gone"}
+    response = run(
+        post({"returnUrl": RETURN}, bearer()), payments, ForgetFails(Profile(USER_ID, None, "cus_gone"))
+    )
+
+    assert (response.status, response.body) == (400, NO_ACCOUNT)
+    assert [r.getMessage().split(" request_id=")[0] for r in caplog.records if r.levelname == "WARNING"] == [
+        "could not forget customer cus_gone, unknown to Stripe: store is down"
+    ]
+
+
+def test_an_unconfigured_portal_is_a_500_safe_for_the_user(
+    payments: FakePayments, customer: FakeProfiles
+) -> None:
+    """No dashboard link and no mode reach the user; the customer is kept."""
+    payments.fail = PortalNotConfigured()
+    response = run(post({"returnUrl": RETURN}, bearer()), payments, customer)
+    assert (response.status, response.body) == (
+        500,
+        {"error": "The billing portal is not available yet. Please contact support."},
+    )
+    assert customer.forgotten == []

@@ -39,6 +39,7 @@ VARIABLES = (
     "PORT",
     "MAX_BODY_BYTES",
     "WORKER_THREADS",
+    "STRIPE_PORTAL_CONFIGURATION",
 )
 
 STRIPE_KEY = "sk_test_51AbCdEfGhIjKlMnOp"
@@ -155,6 +156,13 @@ def test_every_variable_is_parsed() -> None:
             id="cors-origins",
         ),
         pytest.param({"SUPABASE_TIMEOUT": "0.5"}, "supabase_timeout", 0.5, id="supabase-timeout"),
+        pytest.param(
+            {"STRIPE_PORTAL_CONFIGURATION": " bpc_1PqRsTuVwXyZ0123456789Ab "},
+            "stripe_portal_configuration",
+            "bpc_1PqRsTuVwXyZ0123456789Ab",
+            id="portal-configuration",
+        ),
+        pytest.param({}, "stripe_portal_configuration", None, id="portal-configuration-default"),
     ],
 )
 def test_accepted_values(environ: dict[str, str], field: str, value: object) -> None:
@@ -338,6 +346,22 @@ def test_accepted_values(environ: dict[str, str], field: str, value: object) -> 
             id="origin-bad-port",
         ),
         pytest.param(
+            {"STRIPE_PORTAL_CONFIGURATION": "pc_123"},
+            "STRIPE_PORTAL_CONFIGURATION must be a customer portal configuration id (bpc_...), got 'pc_123'",
+            id="portal-configuration-prefix",
+        ),
+        pytest.param(
+            {"STRIPE_PORTAL_CONFIGURATION": "bpc_12 3"},
+            "STRIPE_PORTAL_CONFIGURATION must be a customer portal configuration id (bpc_...),"
+            " got 'bpc_12 3'",
+            id="portal-configuration-space",
+        ),
+        pytest.param(
+            {"STRIPE_PORTAL_CONFIGURATION": "bpc_"},
+            "STRIPE_PORTAL_CONFIGURATION must be a customer portal configuration id (bpc_...), got 'bpc_'",
+            id="portal-configuration-empty-id",
+        ),
+        pytest.param(
             {"ALLOWED_REDIRECT_ORIGINS": "https://ok.example.com, javascript:alert(1)"},
             "ALLOWED_REDIRECT_ORIGINS must list origins like https://app.example.com,"
             " got 'javascript:alert(1)'",
@@ -457,6 +481,12 @@ def test_origin_of(url: str, origin: str | None) -> None:
             "configuration error: DATABASE_URL must look like sqlite:///path/to/file,"
             " postgresql://user:password@host/db or supabase, got 'mysql://db/app'",
             id="database",
+        ),
+        pytest.param(
+            {"STRIPE_PORTAL_CONFIGURATION": "https://dashboard.stripe.com/settings/billing/portal"},
+            "configuration error: STRIPE_PORTAL_CONFIGURATION must be a customer portal configuration id"
+            " (bpc_...), got 'https://dashboard.stripe.com/settings/billing/portal'",
+            id="portal-configuration",
         ),
     ],
 )

@@ -8,22 +8,18 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from .fetch import Fetch, runtime_fetch
 from .stripe_payments import StripePayments
 
 if TYPE_CHECKING:
     import stripe
 
+# Fetch and runtime_fetch are defined in .fetch, shared with the other adapters; re-exported for callers.
+__all__ = ["Fetch", "FetchStripePayments", "fetch_http_client", "runtime_fetch"]
+
 NETWORK_ERROR = "Unexpected error communicating with Stripe."
-
-
-class Fetch(Protocol):
-    """Sends one HTTP request and returns (status, headers, body); raises when none came back."""
-
-    def __call__(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
-    ) -> tuple[int, Mapping[str, str], bytes]: ...
 
 
 def fetch_http_client(fetch: Fetch, timeout: float = 10.0) -> stripe.HTTPClient:
@@ -93,38 +89,16 @@ class FetchStripePayments(StripePayments):
         api_base: str | None = None,
         timeout: float = 10.0,
         max_retries: int = 0,
+        portal_configuration: str | None = None,
     ) -> None:
-        super().__init__(secret_key, api_base=api_base, timeout=timeout, max_retries=max_retries)
+        super().__init__(
+            secret_key,
+            api_base=api_base,
+            timeout=timeout,
+            max_retries=max_retries,
+            portal_configuration=portal_configuration,
+        )
         self._fetch = fetch
 
     def _new_http_client(self) -> stripe.HTTPClient:
         return fetch_http_client(self._fetch, self._timeout)
-
-
-def runtime_fetch(send: Any = None) -> Fetch:
-    """A Fetch over the JavaScript runtime's `fetch` (or `send`), made synchronous with Pyodide's JSPI.
-
-    Only inside Pyodide, and only in calls entered through a promising call (`callPromising` in
-    JavaScript, or a host that enters Python that way); each request is aborted after its timeout.
-    """
-    import js  # type: ignore[import-not-found]
-    from pyodide.ffi import run_sync, to_js  # type: ignore[import-not-found]
-
-    target = send if send is not None else js.fetch
-
-    def fetch(
-        method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        init: dict[str, Any] = {
-            "method": method,
-            "headers": dict(headers),
-            "signal": js.AbortSignal.timeout(max(1, int(timeout * 1000))),
-        }
-        if body is not None:
-            init["body"] = body
-        response = run_sync(target(url, to_js(init, dict_converter=js.Object.fromEntries)))
-        content = run_sync(response.arrayBuffer()).to_bytes()
-        answered = {str(key): str(value) for key, value in response.headers.entries()}
-        return int(response.status), answered, bytes(content)
-
-    return fetch

@@ -1,33 +1,37 @@
-"""Supabase's asymmetric signing keys (ES256, RS256), from the project's JWKS endpoint, cached."""
+"""Supabase's asymmetric signing keys (ES256, RS256), from the project's JWKS endpoint, cached.
+
+The endpoint is read through a `Fetch`: the host's `fetch` at the edge, `requests` when none is given.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
-import requests
 
 from ..ports import InvalidToken, KeysUnavailable, SigningKeys, VerificationKey
+from .fetch import Fetch, requests_fetch
 
-Fetch = Callable[[str, float], Any]
 ASYMMETRIC = frozenset({"ES256", "RS256"})
 
 
-def fetch_json(url: str, timeout: float) -> Any:
-    """GET `url` and parse its JSON; KeysUnavailable on any failure."""
+def fetch_json(fetch: Fetch, url: str, timeout: float) -> Any:
+    """GET `url` through `fetch` and parse its JSON; KeysUnavailable on any failure."""
     try:
-        response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
-    except requests.Timeout as exc:
+        status, _, content = fetch("GET", url, {"Accept": "application/json"}, None, timeout)
+    except TimeoutError as exc:
         raise KeysUnavailable("signing keys timed out") from exc
-    except requests.RequestException as exc:
+    except Exception as exc:
+        # Any class counts as unreachable (a runtime's own too); the type only, never the text.
         raise KeysUnavailable(f"signing keys unreachable: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise KeysUnavailable(f"signing keys answered HTTP {response.status_code}")
+    if status != 200:
+        raise KeysUnavailable(f"signing keys answered HTTP {status}")
     try:
-        return response.json()
+        return json.loads(content)
     except ValueError as exc:
         raise KeysUnavailable("signing keys are not JSON") from exc
 
@@ -45,14 +49,14 @@ class JWKSKeys:
         timeout: float = 5.0,
         max_age: float = 600.0,
         min_interval: float = 30.0,
-        fetch: Fetch = fetch_json,
+        fetch: Fetch | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = f"{supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
         self._timeout = timeout
         self._max_age = max_age
         self._min_interval = min_interval
-        self._fetch = fetch
+        self._fetch = fetch if fetch is not None else requests_fetch()
         self._clock = clock
         self._keys: dict[str, VerificationKey] = {}
         self._fetched_at: float | None = None
@@ -93,7 +97,7 @@ class JWKSKeys:
             return
         self._tried_at = now
         try:
-            document = self._fetch(self.url, self._timeout)
+            document = fetch_json(self._fetch, self.url, self._timeout)
         except KeysUnavailable:
             if self._keys and self._fetched_at is not None and now - self._fetched_at < 2 * self._max_age:
                 return  # keep serving the keys we had for a while

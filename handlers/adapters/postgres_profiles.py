@@ -18,6 +18,7 @@ from ..ports import OUTCOMES, Outcome, Profile, ProfileUpdate, StoreError
 
 _SELECT = "SELECT id::text, email, customer_id, price_id, has_access FROM public.profiles WHERE id = %s"
 _APPLY = "SELECT public.apply_stripe_event(%s, %s, %s, %s, %s, %s, %s)"
+_FORGET = "UPDATE public.profiles SET customer_id = NULL WHERE id = %s AND customer_id = %s"
 
 T = TypeVar("T")
 
@@ -70,6 +71,15 @@ class PostgresProfiles:
         if outcome not in OUTCOMES:
             raise StoreError(f"profile update gave an unknown outcome {outcome!r}")
         return cast(Outcome, outcome)
+
+    def forget_customer(self, user_id: str, customer_id: str) -> None:
+        """Clear the profile's customer if it is still `customer_id`: a webhook's newer one is never wiped."""
+        try:
+            key = uuid.UUID(user_id)
+        except ValueError:
+            return
+        # The pool's connection context commits on a clean exit.
+        self._run(lambda db: db.execute(_FORGET, (key, customer_id)), "profile update")
 
     def ping(self) -> None:
         """Raise StoreError unless the server answers and has the table."""

@@ -103,6 +103,16 @@ class SQLiteProfiles:
             raise StoreError(f"profile update failed: {type(exc).__name__}") from exc
         return outcome
 
+    def forget_customer(self, user_id: str, customer_id: str) -> None:
+        """Clear the profile's customer if it is still `customer_id`, in one statement."""
+        try:
+            self._connection().execute(
+                "UPDATE profiles SET customer_id = NULL WHERE id = ? AND customer_id = ?",
+                (user_id, customer_id),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"profile update failed: {type(exc).__name__}") from exc
+
     def ping(self) -> None:
         """Raise StoreError unless the file opens and has the table."""
         try:

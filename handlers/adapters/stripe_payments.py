@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..ports import PaymentsError
+from ..ports import PaymentsError, PortalNotConfigured, UnknownCustomer
 
 if TYPE_CHECKING:
     import stripe
@@ -16,6 +16,17 @@ log = logging.getLogger("handlers.stripe")
 
 UNAVAILABLE = "The payment provider is unavailable. Please try again."
 FAILED = "The payment provider could not complete the request."
+# For the operator only: what Stripe says here (a dashboard link, "test mode") must not reach a user.
+NO_PORTAL_CONFIGURATION = (
+    "Stripe has no customer portal configuration to open: save the customer portal settings in the Stripe"
+    " dashboard (Settings > Billing > Customer portal, in the mode of STRIPE_SECRET_KEY), or set"
+    " STRIPE_PORTAL_CONFIGURATION to a portal configuration id (bpc_...). request_id=%s"
+)
+REFUSED_PORTAL_CONFIGURATION = (
+    "Stripe refused the customer portal configuration in STRIPE_PORTAL_CONFIGURATION (code=%s): use an"
+    " active bpc_... id from the Stripe dashboard (Settings > Billing > Customer portal) in the mode of"
+    " STRIPE_SECRET_KEY, or unset it to use the saved default. request_id=%s"
+)
 
 
 class StripePayments:
@@ -33,8 +44,10 @@ class StripePayments:
         max_retries: int = 2,
         http_client: stripe.HTTPClient | None = None,
         retry_delay: float = 0.5,
+        portal_configuration: str | None = None,
     ) -> None:
         self._secret_key = secret_key
+        self._portal_configuration = portal_configuration
         self._api_base = api_base
         self._timeout = timeout
         self._max_retries = max_retries
@@ -59,12 +72,13 @@ class StripePayments:
         return str(session.url)
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
-        """Create a Billing Portal session for `customer_id`."""
+        """Create a Billing Portal session for `customer_id`, with the configured portal when there is one."""
         client = self._stripe()
+        params = {"customer": customer_id, "return_url": return_url}
+        if self._portal_configuration:
+            params["configuration"] = self._portal_configuration
         session = self._call(
-            lambda: client.v1.billing_portal.sessions.create(
-                params={"customer": customer_id, "return_url": return_url}
-            )
+            lambda: client.v1.billing_portal.sessions.create(params=params)  # type: ignore[arg-type]
         )
         return str(session.url)
 
@@ -84,9 +98,7 @@ class StripePayments:
         try:
             return create()
         except stripe.InvalidRequestError as exc:
-            _log_failure(exc)
-            # Stripe's own wording for a bad request (an unknown price, say) is safe and useful.
-            raise PaymentsError(exc.user_message or FAILED) from exc
+            raise _invalid_request(exc) from exc
         except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
             _log_failure(exc)
             raise PaymentsError(UNAVAILABLE) from exc
@@ -123,6 +135,24 @@ class StripePayments:
         from .stripe_http import DeadlineClient
 
         return DeadlineClient(self._timeout, max_retries=self._max_retries, retry_delay=self._retry_delay)
+
+
+def _invalid_request(exc: stripe.InvalidRequestError) -> PaymentsError:
+    """The port error for a request Stripe refused, logged once."""
+    # By param, not by code alone: an unknown price is `resource_missing` too.
+    if exc.code == "resource_missing" and exc.param == "customer":
+        _log_failure(exc)
+        return UnknownCustomer(exc.user_message or FAILED)
+    if exc.param == "configuration":
+        log.warning(REFUSED_PORTAL_CONFIGURATION, exc.code, exc.request_id)
+        return PortalNotConfigured()
+    # Stripe gives no code for this one; its message is the only sign, in either mode.
+    if "default configuration has not been created" in (exc.user_message or ""):
+        log.warning(NO_PORTAL_CONFIGURATION, exc.request_id)
+        return PortalNotConfigured()
+    _log_failure(exc)
+    # Stripe's own wording for a bad request (an unknown price, say) is safe and useful.
+    return PaymentsError(exc.user_message or FAILED)
 
 
 def _log_failure(exc: stripe.StripeError) -> None:

@@ -1,16 +1,20 @@
 """The Supabase REST profile store: PostgREST over HTTPS, for runtimes with no TCP to Postgres.
 
 Reads go as the signed-in user (row level security applies), exactly as supabase-js sends them;
-Stripe events go to `public.apply_stripe_event` with the service role key.
+Stripe events go to `public.apply_stripe_event` with the service role key. Requests go through a
+`Fetch`: the host's `fetch` at the edge, `requests` (imported only then) when none is given.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
-
-import requests
+from urllib.parse import urlencode
 
 from ..ports import Outcome, Profile, ProfileUpdate, StoreError
+from .fetch import Fetch, requests_fetch
 
 OUTCOMES = ("applied", "duplicate", "stale", "unmatched")
 COLUMNS = "id,email,customer_id,price_id,has_access"
@@ -28,13 +32,13 @@ class SupabaseProfiles:
         service_role_key: str,
         *,
         timeout: float = 5.0,
-        session: requests.Session | None = None,
+        fetch: Fetch | None = None,
     ) -> None:
         self._rest = f"{url.rstrip('/')}/rest/v1"
         self._anon_key = anon_key
         self._service_key = service_role_key
         self._timeout = timeout
-        self._http = session or requests.Session()
+        self._fetch = fetch if fetch is not None else requests_fetch()
 
     def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
         """The profile of `user_id`, read with the user's token (the service key when there is none)."""
@@ -43,7 +47,7 @@ class SupabaseProfiles:
             "GET",
             "/profiles",
             "profile read",
-            params={"select": COLUMNS, "id": f"eq.{user_id}"},
+            query={"select": COLUMNS, "id": f"eq.{user_id}"},
             headers={
                 "apikey": apikey,
                 "Authorization": f"Bearer {bearer}",
@@ -51,7 +55,7 @@ class SupabaseProfiles:
                 "Accept-Profile": "public",
             },
         )
-        if response.status_code == 406 and _code(response) == NO_ROWS:
+        if response.status == 406 and _code(response) == NO_ROWS:
             return None
         row = _json_object(response, "profile read")
         if not isinstance(row.get("id"), str):
@@ -70,7 +74,7 @@ class SupabaseProfiles:
             "POST",
             "/rpc/apply_stripe_event",
             "profile update",
-            json={
+            payload={
                 "p_event_id": update.event_id,
                 "p_created": update.created,
                 "p_user_id": update.user_id,
@@ -79,17 +83,38 @@ class SupabaseProfiles:
                 "p_price_id": update.price_id,
                 "p_has_access": update.has_access,
             },
-            headers={**self._service_headers(), "Content-Profile": "public", "Accept": "application/json"},
+            headers={
+                **self._service_headers(),
+                "Content-Type": "application/json",
+                "Content-Profile": "public",
+                "Accept": "application/json",
+            },
         )
-        if response.status_code != 200:
-            raise StoreError(f"profile update failed: HTTP {response.status_code} {_code(response)}")
-        try:
-            outcome = response.json()
-        except ValueError:
-            outcome = None
+        if response.status != 200:
+            raise StoreError(f"profile update failed: HTTP {response.status} {_code(response)}")
+        outcome = response.json()
         if outcome not in OUTCOMES:
             raise StoreError("profile update gave an unknown outcome")
         return cast(Outcome, outcome)
+
+    def forget_customer(self, user_id: str, customer_id: str) -> None:
+        """Clear the customer with the service key, only where the row still holds `customer_id`."""
+        # supabase-js: .from("profiles").update({customer_id: null}).eq("id", ...).eq("customer_id", ...).
+        # PostgREST answers 204 also when the row holds another customer by now, which is then left alone.
+        response = self._call(
+            "PATCH",
+            "/profiles",
+            "profile update",
+            query={"id": f"eq.{user_id}", "customer_id": f"eq.{customer_id}"},
+            payload={"customer_id": None},
+            headers={
+                **self._service_headers(),
+                "Content-Type": "application/json",
+                "Content-Profile": "public",
+            },
+        )
+        if response.status not in (200, 204):
+            raise StoreError(f"profile update failed: HTTP {response.status} {_code(response)}".rstrip())
 
     def ping(self) -> None:
         """Raise StoreError unless PostgREST answers for the `profiles` table."""
@@ -97,41 +122,63 @@ class SupabaseProfiles:
             "GET",
             "/profiles",
             "profile ping",
-            params={"select": "id", "limit": "1"},
+            query={"select": "id", "limit": "1"},
             headers={**self._service_headers(), "Accept-Profile": "public"},
         )
-        if response.status_code != 200:
-            raise StoreError(f"profile ping failed: HTTP {response.status_code} {_code(response)}")
+        if response.status != 200:
+            raise StoreError(f"profile ping failed: HTTP {response.status} {_code(response)}")
 
     def _service_headers(self) -> dict[str, str]:
         return {"apikey": self._service_key, "Authorization": f"Bearer {self._service_key}"}
 
-    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> _Answer:
+        url = f"{self._rest}{path}" + (f"?{urlencode(query)}" if query else "")
+        # The bytes requests' `json=` sends: the same separators, NaN refused.
+        body = None if payload is None else json.dumps(payload, allow_nan=False).encode()
         try:
-            return self._http.request(method, f"{self._rest}{path}", timeout=self._timeout, **kwargs)
-        except requests.Timeout as exc:
+            status, _, content = self._fetch(method, url, headers, body, self._timeout)
+        except TimeoutError as exc:
             raise StoreError(f"{what} timed out") from exc
-        except requests.RequestException as exc:
-            # The type only: a transport message can echo request details.
+        except Exception as exc:
+            # Whatever the transport raises is "no answer": a runtime's own classes too (inside Pyodide,
+            # requests fails with AttributeError: XMLHttpRequest). The type only: a message can echo
+            # request details.
             raise StoreError(f"{what} failed: {type(exc).__name__}") from exc
+        return _Answer(int(status), bytes(content))
 
 
-def _code(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.content)
+        except ValueError:
+            return None
+
+
+def _code(response: _Answer) -> str:
+    body = response.json()
     code = body.get("code") if isinstance(body, dict) else None
     return code if isinstance(code, str) else ""
 
 
-def _json_object(response: requests.Response, what: str) -> dict[str, Any]:
-    if response.status_code != 200:
-        raise StoreError(f"{what} failed: HTTP {response.status_code} {_code(response)}".rstrip())
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+def _json_object(response: _Answer, what: str) -> dict[str, Any]:
+    if response.status != 200:
+        raise StoreError(f"{what} failed: HTTP {response.status} {_code(response)}".rstrip())
+    body = response.json()
     if not isinstance(body, dict):
         raise StoreError(f"{what} gave a body that is not a JSON object")
     return body

@@ -1,28 +1,41 @@
-"""The stand-in for Stripe: no payment is made; sessions live in memory, their URLs are our own pages."""
+"""The stand-in for Stripe: no payment is made; sessions live in memory, their URLs are our own pages.
+
+Like the test emulator, it does not know customers `cus_missing...` (as Stripe no longer knows a deleted
+one) and cannot open a portal configuration `bpc_missing...` (as Stripe cannot open an unsaved portal).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+from ..ports import PortalNotConfigured, UnknownCustomer
+
+log = logging.getLogger("handlers.offline")
+
 CHECKOUT_PAGES = "/offline/checkout/"
 PORTAL_PAGES = "/offline/portal/"
+MISSING_CUSTOMER = "cus_missing"
+UNSAVED_PORTAL = "bpc_missing"
 
 
 class OfflinePayments:
     """Checkout and portal sessions that live in this process, with URLs under `base_url`."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, portal_configuration: str | None = None) -> None:
         self._base_url = base_url.rstrip("/")
+        self._portal_configuration = portal_configuration
         self._lock = threading.Lock()
         self.checkout_sessions: dict[str, dict[str, Any]] = {}
         self.portal_sessions: dict[str, dict[str, Any]] = {}
 
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         """Remember the session; the same key returns the same session, as Stripe does."""
+        _check_customer(params.get("customer"))
         key = idempotency_key or secrets.token_hex(16)
         session_id = "cs_offline_" + hashlib.sha256(key.encode()).hexdigest()[:24]
         with self._lock:
@@ -31,9 +44,22 @@ class OfflinePayments:
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         """Remember the portal session and return its local URL."""
+        _check_customer(customer_id)
+        configuration = self._portal_configuration
+        if configuration is not None and configuration.startswith(UNSAVED_PORTAL):
+            log.warning(
+                "offline: STRIPE_PORTAL_CONFIGURATION is %s..., a customer portal the stand-in cannot open,"
+                " as Stripe cannot open one never saved in its dashboard: unset it for the offline portal",
+                UNSAVED_PORTAL,
+            )
+            raise PortalNotConfigured()
         with self._lock:
             session_id = f"bps_offline_{len(self.portal_sessions) + 1}"
-            self.portal_sessions[session_id] = {"customer": customer_id, "return_url": return_url}
+            self.portal_sessions[session_id] = {
+                "customer": customer_id,
+                "return_url": return_url,
+                "configuration": configuration,
+            }
         return f"{self._base_url}{PORTAL_PAGES}{session_id}"
 
     def checkout_price(self, session_id: str) -> str | None:
@@ -100,3 +126,8 @@ class OfflinePayments:
         with self._lock:
             if session_id in self.checkout_sessions:
                 self.checkout_sessions[session_id]["status"] = "complete"
+
+
+def _check_customer(customer: object) -> None:
+    if isinstance(customer, str) and customer.startswith(MISSING_CUSTOMER):
+        raise UnknownCustomer(f"No such customer: '{customer}'")

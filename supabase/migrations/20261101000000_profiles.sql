@@ -57,7 +57,19 @@ begin
 
     if coalesce(p_user_id, '') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
         v_profile := p_user_id::uuid;
-        insert into public.profiles (id) values (v_profile) on conflict (id) do nothing;
+        -- Where profiles belong to auth users (Supabase), a user deleted since the checkout cannot get
+        -- one back: the foreign key would fail this event at every redelivery. Such an event goes on to
+        -- the customer and email lookups below instead. The inner query is planned only when reached,
+        -- so plain PostgreSQL without an auth schema never sees it. A user deleted between the check
+        -- and the insert still fails the key: that delivery errs, and the next one finds no user.
+        if to_regclass('auth.users') is not null then
+            if not exists (select 1 from auth.users where id = v_profile) then
+                v_profile := null;
+            end if;
+        end if;
+        if v_profile is not null then
+            insert into public.profiles (id) values (v_profile) on conflict (id) do nothing;
+        end if;
     end if;
     if v_profile is null and coalesce(p_customer_id, '') <> '' then
         select id into v_profile from public.profiles where customer_id = p_customer_id limit 1;
@@ -119,7 +131,8 @@ begin
         revoke all on function public.apply_stripe_event(text, bigint, text, text, text, text, boolean)
             from anon, authenticated;
         revoke all on public.stripe_events from anon, authenticated;
-        revoke insert, update, delete on public.profiles from anon, authenticated;
+        -- Supabase's default privileges grant every table privilege to the API roles: keep only reads.
+        revoke insert, update, delete, truncate, references, trigger on public.profiles from anon, authenticated;
     end if;
     if exists (select 1 from pg_roles where rolname = 'service_role') then
         grant execute on function public.apply_stripe_event(text, bigint, text, text, text, text, boolean)

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import jwt
 import pytest
@@ -233,3 +233,42 @@ def test_a_jwks_timeout_through_the_portal_is_a_prompt_500(mocked: responses.Req
     # Prompt: one fetch, bounded by the configured timeout, and no retry within the request.
     sent = [call.request.req_kwargs["timeout"] for call in mocked.calls]  # type: ignore[attr-defined]
     assert sent == [0.5]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(AttributeError("XMLHttpRequest"), id="no-xmlhttprequest"),
+        pytest.param(RuntimeError("host fetch failed"), id="runtime-error"),
+    ],
+)
+def test_a_transport_exception_of_any_class_is_keys_unavailable(
+    mocked: responses.RequestsMock, keys: JWKSKeys, error: Exception
+) -> None:
+    """Not only requests' exceptions: whatever the transport raises means the keys cannot be had."""
+    mocked.get(JWKS_URL, body=error)
+    with pytest.raises(KeysUnavailable, match=f"unreachable: {type(error).__name__}$"):
+        keys.key_for({"alg": "ES256", "kid": ES.kid})
+
+
+def test_keys_come_through_an_injected_fetch(clock: Clock) -> None:
+    """With a Fetch given, the JWKS is one GET through it, with the timeout; its TimeoutError is a timeout."""
+    sent: list[tuple[str, str, dict[str, str], bytes | None, float]] = []
+    fail: list[Exception] = []
+
+    def fetch(
+        method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        sent.append((method, url, dict(headers), body, timeout))
+        if fail:
+            raise fail[0]
+        return 200, {"content-type": "application/json"}, json.dumps(jwks(ES)).encode()
+
+    keys = JWKSKeys(SUPABASE_URL, timeout=2.0, min_interval=30.0, fetch=fetch, clock=clock)
+    assert keys.key_for({"alg": "ES256", "kid": ES.kid}).algorithm == "ES256"
+    assert sent == [("GET", JWKS_URL, {"Accept": "application/json"}, None, 2.0)]
+
+    fail.append(TimeoutError("aborted"))
+    fresh = JWKSKeys(SUPABASE_URL, fetch=fetch, clock=clock)
+    with pytest.raises(KeysUnavailable, match="signing keys timed out"):
+        fresh.key_for({"alg": "ES256", "kid": ES.kid})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,7 +20,9 @@ from responses.registries import OrderedRegistry
 
 from handlers.adapters.stripe_payments import FAILED, UNAVAILABLE, StripePayments
 from handlers.checkout import checkout_params
-from handlers.ports import PaymentsError, User
+from handlers.http import Request
+from handlers.ports import PaymentsError, PortalNotConfigured, Profile, UnknownCustomer, User
+from tests.helpers.fakes import USER_ID, FakeProfiles, make_router, make_token
 
 SECRET_KEY = "sk_test_51SecretKeyThatMustNeverBeShown0123456789"
 CHECKOUT_URL = "https://api.stripe.com/v1/checkout/sessions"
@@ -499,3 +503,170 @@ def test_checkout_price_failures_are_payments_errors(
         payments().checkout_price("cs_test_a1b2c3")
 
     assert info.value.message == message
+
+
+NO_CUSTOMER = stripe_error(
+    "invalid_request_error", "No such customer: 'cus_gone'", code="resource_missing", param="customer"
+)
+
+
+@pytest.mark.parametrize(("url", "operation"), OPERATIONS)
+def test_an_unknown_customer_is_unknown_customer(
+    mocked: responses.RequestsMock, url: str, operation: Operation, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`resource_missing` on param `customer` is UnknownCustomer, still carrying Stripe's message."""
+    mocked.post(url, status=400, json=NO_CUSTOMER, headers={"request-id": "req_gone"})
+
+    with pytest.raises(UnknownCustomer) as caught:
+        operation(payments())
+
+    assert caught.value.message == "No such customer: 'cus_gone'"
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.stripe"] == [
+        "stripe call failed: InvalidRequestError status=400 code=resource_missing request_id=req_gone"
+    ]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"code": "resource_missing", "param": "line_items[0][price]"}, id="unknown-price"),
+        pytest.param({"code": "resource_missing"}, id="no-param"),
+        pytest.param({"param": "customer"}, id="customer-but-no-code"),
+    ],
+)
+def test_other_refusals_are_not_unknown_customer(
+    mocked: responses.RequestsMock, fields: dict[str, str]
+) -> None:
+    """By code and param together: an unknown price is `resource_missing` too, and stays a PaymentsError."""
+    mocked.post(CHECKOUT_URL, status=400, json=stripe_error("invalid_request_error", "Refused.", **fields))
+
+    with pytest.raises(PaymentsError) as caught:
+        payments().create_checkout_session(checkout_params(body("payment"), None, None), KEY)
+
+    assert type(caught.value) is PaymentsError
+    assert caught.value.message == "Refused."
+
+
+PORTAL_NOT_SET_UP = "The billing portal is not available yet. Please contact support."
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param(
+            "No configuration provided and your test mode default configuration has not been created. Provide"
+            " a configuration or create your default by saving your customer portal settings in test mode at"
+            " https://dashboard.stripe.com/test/settings/billing/portal.",
+            id="test-mode",
+        ),
+        pytest.param(
+            "No configuration provided and your live mode default configuration has not been created. Provide"
+            " a configuration or create your default by saving your customer portal settings in live mode at"
+            " https://dashboard.stripe.com/settings/billing/portal.",
+            id="live-mode",
+        ),
+    ],
+)
+def test_an_unconfigured_portal_is_a_safe_message_and_one_warning(
+    mocked: responses.RequestsMock, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The user's message names no dashboard and no mode; one warning tells the operator what to set."""
+    mocked.post(
+        PORTAL_URL,
+        status=400,
+        json=stripe_error("invalid_request_error", message),
+        headers={"request-id": "req_portal"},
+    )
+
+    with pytest.raises(PortalNotConfigured) as caught:
+        payments().create_portal_session("cus_1", SUCCESS)
+
+    assert caught.value.message == PORTAL_NOT_SET_UP
+    (warning,) = [r for r in caplog.records if r.name == "handlers.stripe"]
+    assert warning.levelname == "WARNING"
+    assert warning.getMessage() == (
+        "Stripe has no customer portal configuration to open: save the customer portal settings in the"
+        " Stripe dashboard (Settings > Billing > Customer portal, in the mode of STRIPE_SECRET_KEY), or set"
+        " STRIPE_PORTAL_CONFIGURATION to a portal configuration id (bpc_...). request_id=req_portal"
+    )
+
+
+def test_the_configured_portal_is_sent_with_every_portal_session(mocked: responses.RequestsMock) -> None:
+    """With a portal configuration, POST /v1/billing_portal/sessions carries it as `configuration`."""
+    mocked.post(
+        PORTAL_URL,
+        json=PORTAL_SESSION,
+        match=[
+            matchers.urlencoded_params_matcher(
+                {"customer": "cus_1", "return_url": SUCCESS, "configuration": "bpc_1Abc"}
+            )
+        ],
+    )
+
+    assert (
+        payments(portal_configuration="bpc_1Abc").create_portal_session("cus_1", SUCCESS)
+        == PORTAL_SESSION_URL
+    )
+
+
+def test_a_refused_portal_configuration_is_portal_not_configured(
+    mocked: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A `bpc_...` Stripe does not know (deleted, other mode) is the same safe 500, with its own warning."""
+    mocked.post(
+        PORTAL_URL,
+        status=400,
+        json=stripe_error(
+            "invalid_request_error",
+            "No such configuration: 'bpc_gone'",
+            code="resource_missing",
+            param="configuration",
+        ),
+        headers={"request-id": "req_bpc"},
+    )
+
+    with pytest.raises(PortalNotConfigured) as caught:
+        payments(portal_configuration="bpc_gone").create_portal_session("cus_1", SUCCESS)
+
+    assert caught.value.message == PORTAL_NOT_SET_UP
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.stripe"] == [
+        "Stripe refused the customer portal configuration in STRIPE_PORTAL_CONFIGURATION"
+        " (code=resource_missing): use an active bpc_... id from the Stripe dashboard (Settings > Billing >"
+        " Customer portal) in the mode of STRIPE_SECRET_KEY, or unset it to use the saved default."
+        " request_id=req_bpc"
+    ]
+
+
+def test_a_stale_customer_checkout_sends_two_exact_requests_with_their_own_keys(
+    mocked: responses.RequestsMock,
+) -> None:
+    """Through the handler and the SDK: the refused attempt with `customer`, then one without it (email
+    prefill, customer_creation) under another key, which the next identical click sends again."""
+    signed_in = {"mode": "payment", **COMMON, "client_reference_id": USER_ID}
+    first = {**signed_in, "customer": "cus_gone"}
+    retry = {**signed_in, "customer_email": "ada@example.com", "customer_creation": "always"}
+    mocked.post(CHECKOUT_URL, status=400, json=NO_CUSTOMER, match=[matchers.urlencoded_params_matcher(first)])
+    mocked.post(CHECKOUT_URL, json=SESSION, match=[matchers.urlencoded_params_matcher(retry)])
+    mocked.post(CHECKOUT_URL, json=SESSION, match=[matchers.urlencoded_params_matcher(retry)])
+    profiles = FakeProfiles(Profile(USER_ID, "ada@example.com", "cus_gone"))
+    router = make_router(payments(), profiles)
+    request = Request(
+        "POST",
+        "/api/stripe/create-checkout",
+        headers=(
+            ("authorization", f"Bearer {make_token()}"),
+            ("content-type", "application/json"),
+            ("idempotency-key", "click-1"),
+        ),
+        body=json.dumps(body("payment")).encode(),
+    )
+
+    response = router.dispatch(request)
+    again = router.dispatch(request)
+
+    assert (response.status, response.body) == (200, {"url": SESSION_URL})
+    assert (again.status, again.body) == (200, {"url": SESSION_URL})
+    keys = [call.request.headers["Idempotency-Key"] for call in mocked.calls]
+    assert keys[0] != keys[1] and keys[1] == keys[2]
+    assert all(re.fullmatch(r"checkout-[0-9a-f]{64}", key) for key in keys)
+    assert profiles.forgotten == [(USER_ID, "cus_gone")]

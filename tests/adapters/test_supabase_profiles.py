@@ -14,6 +14,7 @@ from responses import matchers
 
 from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.asgi import App
+from handlers.edge import Edge
 from handlers.http import Request
 from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.helpers.asgi_client import expect
@@ -381,3 +382,120 @@ def test_an_rpc_failure_is_500_and_the_redelivery_is_applied(
     expect(retried, 200, applied())
     assert len(rpc_mock.calls) == 2
     assert SERVICE not in caplog.text
+
+
+class EdgeFailure(Exception):
+    """An exception class no HTTP library knows, as a host runtime's transport may raise."""
+
+
+# What a transport can raise that is not a requests exception: urllib3's emscripten backend inside an
+# edge worker without XMLHttpRequest, a JavaScript error crossing into Python, a host's own class.
+FOREIGN_FAILURES = [
+    pytest.param(AttributeError("XMLHttpRequest"), "AttributeError", id="no-xmlhttprequest"),
+    pytest.param(TypeError(f"fetch failed apikey={ANON}"), "TypeError", id="type-error"),
+    pytest.param(EdgeFailure(f"Bearer {SERVICE}"), "EdgeFailure", id="host-class"),
+]
+
+
+@pytest.mark.parametrize(("error", "name"), FOREIGN_FAILURES)
+def test_any_transport_exception_is_a_store_error(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, error: Exception, name: str
+) -> None:
+    """get, apply and ping turn a transport exception of any class into StoreError, naming only its type."""
+    mocked.get(PROFILES, body=error)
+    mocked.post(RPC, body=error)
+    calls: list[Callable[[], object]] = [
+        lambda: store.get(USER_ID, access_token=USER_TOKEN),
+        lambda: store.apply(ProfileUpdate("evt_1", 1)),
+        store.ping,
+    ]
+    messages = []
+    for call in calls:
+        with pytest.raises(StoreError) as caught:
+            call()
+        messages.append(str(caught.value))
+        assert caught.value.__cause__ is error
+    assert messages == [
+        f"profile read failed: {name}",
+        f"profile update failed: {name}",
+        f"profile ping failed: {name}",
+    ]
+
+
+def test_a_foreign_transport_exception_is_healthz_503_and_the_portals_500(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AttributeError("XMLHttpRequest") from the transport: /healthz 503 unavailable, the portal's 500."""
+    caplog.set_level(logging.DEBUG)
+    mocked.get(PROFILES, body=AttributeError(f"XMLHttpRequest apikey={SERVICE}"))
+    edge = Edge(make_router(profiles=store))
+
+    health = edge.handle("GET", "/healthz", {}, b"")
+    portal = edge.handle(
+        "POST",
+        "/api/stripe/create-portal",
+        {"Authorization": f"Bearer {make_token()}", "Content-Type": "application/json"},
+        json.dumps({"returnUrl": "https://app.example.com/account"}).encode(),
+    )
+
+    assert (health[0], json.loads(health[2])) == (503, {"status": "unavailable", "profiles": "unavailable"})
+    assert (portal[0], json.loads(portal[2])) == (
+        500,
+        {"error": "Billing information is unavailable right now. Please try again."},
+    )
+    assert len(mocked.calls) == 2
+    assert SERVICE not in caplog.text
+
+
+def test_forget_customer_is_one_filtered_patch_with_the_service_key(
+    mocked: responses.RequestsMock, store: SupabaseProfiles
+) -> None:
+    """supabase-js's `.update({customer_id: null}).eq("id", ...).eq("customer_id", ...)` with the service key:
+    the filter on the old customer keeps a webhook's newer one."""
+    mocked.patch(
+        PROFILES,
+        status=204,
+        match=[
+            matchers.query_string_matcher(f"id=eq.{USER_ID}&customer_id=eq.cus_gone"),
+            matchers.json_params_matcher({"customer_id": None}),
+            matchers.header_matcher(
+                {
+                    "apikey": SERVICE,
+                    "Authorization": f"Bearer {SERVICE}",
+                    "Content-Type": "application/json",
+                    "Content-Profile": "public",
+                }
+            ),
+        ],
+    )
+
+    store.forget_customer(USER_ID, "cus_gone")
+
+    (call,) = mocked.calls
+    assert call.request.url == f"{PROFILES}?id=eq.{USER_ID}&customer_id=eq.cus_gone"
+    assert call.request.method == "PATCH"
+    assert "Prefer" not in call.request.headers
+    assert call.request.req_kwargs["timeout"] == 1.5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        pytest.param(
+            {"status": 401, "json": {"code": "42501"}}, "profile update failed: HTTP 401 42501", id="refused"
+        ),
+        pytest.param(
+            {"status": 400, "json": {"code": "22P02"}}, "profile update failed: HTTP 400 22P02", id="bad-id"
+        ),
+        pytest.param({"status": 503, "body": "down"}, "profile update failed: HTTP 503", id="not-json"),
+        pytest.param({"body": requests.ReadTimeout("slow")}, "profile update timed out", id="timeout"),
+    ],
+)
+def test_a_failed_forget_is_a_store_error(
+    mocked: responses.RequestsMock, store: SupabaseProfiles, answer: dict[str, Any], message: str
+) -> None:
+    """Anything but 204 (or a 200) is a StoreError naming the status and code only."""
+    mocked.patch(PROFILES, **answer)
+    with pytest.raises(StoreError) as caught:
+        store.forget_customer(USER_ID, "cus_gone")
+    assert str(caught.value) == message

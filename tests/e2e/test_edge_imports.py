@@ -43,3 +43,65 @@ def test_stripe_loads_only_with_the_first_payment() -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["200", "False", "False", "False", "True"]
+
+
+STORE_SCRIPT = """
+import sys
+from handlers.adapters.jwks_keys import JWKSKeys
+from handlers.adapters.supabase_profiles import SupabaseProfiles
+from handlers.app import create_edge
+from handlers.ports import InvalidToken
+
+sent = []
+
+def fetch(method, url, headers, body, timeout):
+    sent.append(url.split("/")[-1])
+    return 200, {"content-type": "application/json"}, b'{"keys": []}' if "jwks" in url else b"[]"
+
+seen = ["requests" in sys.modules]
+edge = create_edge(
+    {
+        "STRIPE_SECRET_KEY": "sk_test_edge",
+        "DATABASE_URL": "supabase",
+        "SUPABASE_URL": "https://abcd.supabase.co",
+        "SUPABASE_ANON_KEY": "anon",
+        "SUPABASE_SERVICE_ROLE_KEY": "service",
+        "SUPABASE_JWT_SECRET": "edge-jwt-secret-that-is-long-enough-for-hs256",
+    },
+    fetch,
+)
+keys = JWKSKeys("https://abcd.supabase.co", fetch=fetch)
+seen.append("requests" in sys.modules)
+status, _, _ = edge.handle("GET", "/healthz", {}, b"")
+try:
+    keys.key_for({"alg": "ES256", "kid": "k1"})
+except InvalidToken:
+    pass
+seen.append("requests" in sys.modules)
+SupabaseProfiles("https://abcd.supabase.co", "anon", "service")
+seen.append("requests" in sys.modules)
+print(status, *sent, *seen)
+"""
+
+
+def test_requests_loads_only_for_stores_built_without_a_fetch() -> None:
+    """The edge's composition root and the JWKS keys given a fetch build and answer without requests."""
+    done = subprocess.run(
+        [sys.executable, "-c", STORE_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        "200",
+        "profiles?select=id&limit=1",
+        "jwks.json",
+        "False",
+        "False",
+        "False",
+        "True",
+    ]

@@ -9,7 +9,8 @@ import pytest
 
 from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.ports import Profile, ProfileUpdate, StoreError
-from tests.helpers.postgres import MIGRATIONS
+from tests.helpers.postgres import MIGRATIONS, SupabaseDatabase
+from tests.helpers.stores import reset_supabase
 
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 
@@ -82,6 +83,37 @@ def test_the_migration_runs_twice(postgres_url: str) -> None:
         for migration in MIGRATIONS:
             db.execute(migration.read_text())
         assert db.execute("SELECT count(*) FROM public.profiles").fetchone() == (1,)
+
+
+def test_the_migration_runs_twice_on_supabase_as_postgres(supabase_database: SupabaseDatabase) -> None:
+    """On Supabase's schema the migration re-runs as postgres, not a superuser, keeping rows and the key."""
+    reset_supabase(supabase_database, {ADA: "ada@example.com"})
+    with psycopg.connect(supabase_database.postgres_url, autocommit=True) as db:
+        db.execute("INSERT INTO public.profiles (id, customer_id) VALUES (%s, 'cus_1')", (ADA,))
+        for migration in MIGRATIONS:
+            db.execute(migration.read_text())
+        assert db.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (False,)
+        assert db.execute("SELECT id::text, customer_id FROM public.profiles").fetchall() == [(ADA, "cus_1")]
+        keys = db.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'profiles_id_fkey'").fetchone()
+        assert keys == (1,)
+
+
+def test_on_supabase_the_api_roles_may_only_read_profiles(supabase_database: SupabaseDatabase) -> None:
+    """Supabase's default privileges are cut back: anon and authenticated keep SELECT on profiles only."""
+    privileges = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+    with psycopg.connect(supabase_database.admin_url, autocommit=True) as db:
+        held = {
+            role: [
+                name
+                for name in privileges
+                if db.execute(
+                    "SELECT has_table_privilege(%s, 'public.profiles', %s)", (role, name)
+                ).fetchone()
+                == (True,)
+            ]
+            for role in ("anon", "authenticated")
+        }
+    assert held == {"anon": ["SELECT"], "authenticated": ["SELECT"]}
 
 
 def test_on_a_supabase_like_database_only_the_service_role_applies_events(postgres_url: str) -> None:

@@ -1,4 +1,5 @@
-"""Every profile store against the same expectations: SQLite, and a real PostgreSQL server."""
+"""Every profile store against the same expectations: SQLite, a real PostgreSQL server, and PostgreSQL
+prepared as a Supabase project's database (profiles belong to auth users there)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+import psycopg
 import pytest
 
 from handlers.ports import Outcome, Profile, ProfileUpdate
-from tests.helpers.stores import KINDS, empty_store
+from tests.helpers.postgres import SupabaseDatabase
+from tests.helpers.stores import KINDS, delete_user, empty_store, supabase_store
 
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 BOB = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
+GONE = "5e3b9d2a-7c1f-4a8e-9b6d-0f2e4c6a8b1d"
+AUTH_USERS = {ADA: "ada@example.com", BOB: "bob@example.com"}
 
 
 class Store(Protocol):
@@ -24,15 +29,28 @@ class Store(Protocol):
 
     def apply(self, update: ProfileUpdate) -> Outcome: ...
 
+    def forget_customer(self, user_id: str, customer_id: str) -> None: ...
+
     def ping(self) -> None: ...
 
 
-@pytest.fixture(name="store", params=KINDS)
+@pytest.fixture(name="store", params=[*KINDS, "supabase"])
 def _store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """An empty store of each kind."""
+    """An empty store of each kind; on Supabase's schema ADA and BOB are auth users."""
+    if request.param == "supabase":
+        with supabase_store(request.getfixturevalue("supabase_database"), AUTH_USERS) as supabase:
+            yield supabase
+        return
     with empty_store(
         request.param, tmp_path, lambda: request.getfixturevalue("postgres_url"), pool_size=8
     ) as store:
+        yield store
+
+
+@pytest.fixture(name="supabase")
+def _supabase(supabase_database: SupabaseDatabase) -> Iterator[Store]:
+    """The PostgreSQL store on Supabase's schema, where ADA and BOB are auth users and GONE is not."""
+    with supabase_store(supabase_database, AUTH_USERS) as store:
         yield store
 
 
@@ -214,3 +232,98 @@ def test_concurrent_events_of_one_profile_keep_the_newest(store: Store) -> None:
     assert set(outcomes) <= {"applied", "stale"} and outcomes[-1] == "applied"
     profile = store.get(ADA)
     assert profile is not None and profile.price_id == "price_15"
+
+
+def recorded(database: SupabaseDatabase, event_id: str) -> tuple[str | None, str] | None:
+    """The profile id and outcome recorded for `event_id`, or None when it was not recorded."""
+    with psycopg.connect(database.admin_url) as db:
+        row = db.execute(
+            "SELECT profile_id::text, outcome FROM public.stripe_events WHERE id = %s", (event_id,)
+        ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def test_an_event_for_a_deleted_user_is_unmatched_and_recorded(
+    supabase: Store, supabase_database: SupabaseDatabase
+) -> None:
+    """A checkout naming a user deleted since is recorded unmatched (no profile comes back), not a failure."""
+    seed(supabase, ADA, customer_id="cus_ada", email="ada@example.com")
+    delete_user(supabase_database, ADA)
+    update = event(
+        "evt_gone", 200, user_id=ADA, customer_id="cus_ada2", email="ada@example.com", has_access=True
+    )
+    assert supabase.apply(update) == "unmatched"
+    assert recorded(supabase_database, "evt_gone") == (None, "unmatched")
+    assert supabase.get(ADA) is None
+    assert supabase.apply(update) == "duplicate"
+
+
+def test_an_event_for_a_missing_user_links_by_customer(
+    supabase: Store, supabase_database: SupabaseDatabase
+) -> None:
+    """A user id that is no auth user falls back to the profile holding the event's customer."""
+    seed(supabase, BOB, customer_id="cus_bob")
+    update = event("evt_1", 200, user_id=GONE, customer_id="cus_bob", price_id="price_2", has_access=True)
+    assert supabase.apply(update) == "applied"
+    assert supabase.get(BOB) == Profile(BOB, None, "cus_bob", "price_2", True)
+    assert supabase.get(GONE) is None
+    assert recorded(supabase_database, "evt_1") == (BOB, "applied")
+
+
+def test_an_event_for_a_missing_user_links_by_email(supabase: Store) -> None:
+    """A user id that is no auth user falls back to the email, under the email rules."""
+    seed(supabase, BOB, email="bob@example.com")
+    seed(supabase, ADA, email="ada@example.com", customer_id="cus_ada")
+    to_bob = event(
+        "evt_1", 200, user_id=GONE, customer_id="cus_new", email="BOB@example.com", has_access=True
+    )
+    assert supabase.apply(to_bob) == "applied"
+    assert supabase.get(BOB) == Profile(BOB, "bob@example.com", "cus_new", None, True)
+    to_ada = event(
+        "evt_2", 200, user_id=GONE, customer_id="cus_other", email="ada@example.com", has_access=True
+    )
+    assert supabase.apply(to_ada) == "unmatched"
+    assert supabase.get(ADA) == Profile(ADA, "ada@example.com", "cus_ada", None, False)
+
+
+def test_forget_customer_clears_only_the_customer(store: Store) -> None:
+    """A customer Stripe no longer knows is cleared; the rest of the profile stays."""
+    seed(store, ADA, customer_id="cus_gone", email="ada@example.com", price_id="price_1", has_access=True)
+    store.forget_customer(ADA, "cus_gone")
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", None, "price_1", True)
+
+
+def test_forget_customer_never_wipes_a_newer_customer(store: Store) -> None:
+    """A webhook that linked a new customer between the read and the forget wins."""
+    seed(store, ADA, customer_id="cus_gone")
+    stale = store.get(ADA)
+    assert store.apply(event("evt_new", 200, user_id=ADA, customer_id="cus_new")) == "applied"
+    assert stale is not None and stale.customer_id == "cus_gone"
+    store.forget_customer(ADA, stale.customer_id)
+    assert store.get(ADA) == Profile(ADA, None, "cus_new", None, False)
+
+
+def test_forget_customer_touches_no_other_profile(store: Store) -> None:
+    """Only the named user's row is cleared, even when another holds the same customer id."""
+    seed(store, ADA, customer_id="cus_shared")
+    seed(store, BOB, customer_id="cus_shared")
+    store.forget_customer(ADA, "cus_shared")
+    assert store.get(ADA) == Profile(ADA)
+    assert store.get(BOB) == Profile(BOB, None, "cus_shared", None, False)
+
+
+@pytest.mark.parametrize("user_id", [ADA, "not-a-uuid"], ids=["no-profile", "not-a-uuid"])
+def test_forget_customer_without_a_profile_is_quiet(store: Store, user_id: str) -> None:
+    """Nothing to clear is not an error, and creates no profile."""
+    store.forget_customer(user_id, "cus_gone")
+    assert store.get(user_id) is None
+
+
+def test_after_forgetting_the_next_purchase_links_its_customer(store: Store) -> None:
+    """The next checkout.session.completed sets the new customer as for a first purchase."""
+    seed(store, ADA, customer_id="cus_gone")
+    store.forget_customer(ADA, "cus_gone")
+    assert (
+        store.apply(event("evt_paid", 300, user_id=ADA, customer_id="cus_new", has_access=True)) == "applied"
+    )
+    assert store.get(ADA) == Profile(ADA, None, "cus_new", None, True)

@@ -18,7 +18,8 @@ from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.ports import Profile
 from tests.helpers.asgi_client import expect
 from tests.helpers.fakes import FakePayments
-from tests.helpers.stores import empty_store
+from tests.helpers.postgres import SupabaseDatabase
+from tests.helpers.stores import empty_store, supabase_store
 from tests.helpers.stripe_events import (
     ADA,
     applied,
@@ -208,3 +209,19 @@ def test_a_lock_timeout_is_500_and_the_redelivery_is_applied(
     finally:
         app.executor.shutdown()
         impatient.close()
+
+
+def test_checkout_of_a_deleted_user_on_supabase_is_recorded_unmatched(
+    supabase_database: SupabaseDatabase,
+) -> None:
+    """On Supabase's schema a checkout naming a deleted auth user answers 200 "unmatched", every time."""
+    with supabase_store(supabase_database, {BO: "bo@example.com"}) as store:
+        app = webhook_app(store, FakePayments())
+        try:
+            payload = event("checkout.session.completed", checkout(user_id=ADA, customer="cus_gone"))
+            expect(deliver(app, payload), 200, applied("unmatched"))
+            expect(deliver(app, payload), 200, applied("duplicate"))
+        finally:
+            app.executor.shutdown()
+        assert store.get(ADA) is None
+    assert processed_events(supabase_database.admin_url) == [(json.loads(payload)["id"], "unmatched")]

@@ -11,7 +11,7 @@ from handlers.asgi import App, Message
 
 @dataclass(frozen=True)
 class Result:
-    """What the app sent back."""
+    """What the app sent back; `pairs` holds the header lines as sent, repeats kept."""
 
     status: int
     headers: dict[str, str]

@@ -1,4 +1,4 @@
-"""A fake of an edge runtime's `fetch` that answers like Stripe's API, and records what it was sent."""
+"""A fake of an edge runtime's `fetch`: answers queued JSON, as Stripe or PostgREST would; records calls."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 import time
@@ -25,6 +26,7 @@ from handlers.ports import (
     ProfileUpdate,
     SigningKeys,
     StoreError,
+    UnknownCustomer,
 )
 from handlers.router import Router
 from handlers.session import HS256Keys
@@ -37,8 +39,10 @@ COOKIE = "sb-abcd-auth-token"
 USER_ID = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 
 
-def make_token(secret: str = SECRET, algorithm: str = "HS256", **overrides: Any) -> str:
-    """A Supabase access token for USER_ID; `overrides` replace claims (None removes one)."""
+def make_token(
+    secret: str = SECRET, algorithm: str = "HS256", headers: Mapping[str, Any] | None = None, **overrides: Any
+) -> str:
+    """A Supabase access token for USER_ID; `overrides` replace claims (None removes one); `headers` add."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -54,7 +58,7 @@ def make_token(secret: str = SECRET, algorithm: str = "HS256", **overrides: Any)
     }
     claims.update(overrides)
     claims = {key: value for key, value in claims.items() if value is not None}
-    return jwt.encode(claims, secret, algorithm=algorithm)
+    return jwt.encode(claims, secret, algorithm=algorithm, headers=dict(headers) if headers else None)
 
 
 def session_json(token: str, **extra: Any) -> str:
@@ -96,7 +100,10 @@ def cookie_header(token: str, name: str = COOKIE, encoding: str = "base64", chun
 
 
 class FakePayments:
-    """Records every call; answers with Stripe-like URLs, or raises `fail` when set."""
+    """Records every call; answers with Stripe-like URLs, or raises `fail` when set.
+
+    Customers in `unknown_customers` are refused as Stripe refuses a deleted one.
+    """
 
     def __init__(self, on_call: Callable[[], object] | None = None) -> None:
         self.checkouts: list[tuple[dict[str, Any], str | None]] = []
@@ -104,6 +111,7 @@ class FakePayments:
         self.prices: list[str] = []
         self.price: str | None = "price_from_line_items"
         self.fail: PaymentsError | None = None
+        self.unknown_customers: set[str] = set()
         self.on_call = on_call
         self._lock = threading.Lock()
 
@@ -112,6 +120,7 @@ class FakePayments:
             self.checkouts.append((dict(params), idempotency_key))
         if self.on_call:
             self.on_call()
+        self._check_customer(params.get("customer"))
         if self.fail:
             raise self.fail
         return "https://checkout.stripe.com/c/pay/cs_test_1"
@@ -121,6 +130,7 @@ class FakePayments:
             self.portals.append((customer_id, return_url))
         if self.on_call:
             self.on_call()
+        self._check_customer(customer_id)
         if self.fail:
             raise self.fail
         return "https://billing.stripe.com/p/session/test_1"
@@ -132,6 +142,10 @@ class FakePayments:
             raise self.fail
         return self.price
 
+    def _check_customer(self, customer: object) -> None:
+        if customer in self.unknown_customers:
+            raise UnknownCustomer(f"No such customer: '{customer}'")
+
 
 class FakeProfiles:
     """Profiles in a dict; `down` makes every call fail as an unreachable store would."""
@@ -140,6 +154,7 @@ class FakeProfiles:
         self.rows = {profile.id: profile for profile in profiles}
         self.down = False
         self.reads: list[str] = []
+        self.forgotten: list[tuple[str, str]] = []
 
     def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
         if self.down:
@@ -149,6 +164,14 @@ class FakeProfiles:
 
     def apply(self, update: ProfileUpdate) -> Outcome:
         raise StoreError("FakeProfiles does not apply events")
+
+    def forget_customer(self, user_id: str, customer_id: str) -> None:
+        self.forgotten.append((user_id, customer_id))
+        if self.down:
+            raise StoreError("store is down")
+        row = self.rows.get(user_id)
+        if row is not None and row.customer_id == customer_id:
+            self.rows[user_id] = dataclasses.replace(row, customer_id=None)
 
     def ping(self) -> None:
         if self.down:

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the tests: its own data directory, a free port, always stopped."""
+"""Throwaway PostgreSQL servers for the tests: their own data directory, a free port, always stopped."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = sorted((ROOT / "supabase" / "migrations").glob("*.sql"))
+SUPABASE_BOOTSTRAP = ROOT / "tests" / "postgrest" / "supabase_bootstrap.sql"
+SUPABASE_ROLES = ("supabase_admin", "postgres", "authenticator")
 
 
 def bin_dir() -> Path:
@@ -37,9 +40,45 @@ def _as_owner(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
+@dataclass(frozen=True)
+class SupabaseDatabase:
+    """A cluster prepared as a Supabase project's database, and a URL for each role the tests use."""
+
+    admin_url: str  # supabase_admin, the superuser: resets tables and adds auth users
+    postgres_url: str  # postgres, not a superuser: what a project's DATABASE_URL names
+    authenticator_url: str  # what PostgREST connects as
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a server with the migrations applied, yield its URL, and always stop and delete it."""
+    with _cluster("postgres") as port:
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _apply(url, MIGRATIONS)
+        yield url
+
+
+@contextmanager
+def supabase_server() -> Iterator[SupabaseDatabase]:
+    """Start a server prepared as Supabase prepares one, with the migrations applied as `postgres`."""
+    with _cluster("supabase_admin") as port:
+        database = SupabaseDatabase(
+            *(f"postgresql://{role}@127.0.0.1:{port}/postgres" for role in SUPABASE_ROLES)
+        )
+        _apply(database.admin_url, [SUPABASE_BOOTSTRAP])
+        _apply(database.postgres_url, MIGRATIONS)
+        yield database
+
+
+def _apply(url: str, scripts: list[Path]) -> None:
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as db:
+        for script in scripts:
+            db.execute(script.read_text())
+
+
+@contextmanager
+def _cluster(superuser: str) -> Iterator[int]:
+    """A new cluster whose bootstrap superuser is `superuser`, trusted on loopback; yields its port."""
     binaries = bin_dir()
     folder = Path(tempfile.mkdtemp(prefix="billing-pg-"))
     if os.geteuid() == 0:
@@ -47,7 +86,7 @@ def postgres_server() -> Iterator[str]:
     data = folder / "data"
     port = _free_port()
     subprocess.run(
-        _as_owner([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"]),
+        _as_owner([str(binaries / "initdb"), "-D", str(data), "-U", superuser, "-A", "trust", "--no-sync"]),
         check=True,
         capture_output=True,
         timeout=120,
@@ -61,11 +100,7 @@ def postgres_server() -> Iterator[str]:
         timeout=120,
     )
     try:
-        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as db:
-            for migration in MIGRATIONS:
-                db.execute(migration.read_text())
-        yield url
+        yield port
     finally:
         subprocess.run(
             _as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),

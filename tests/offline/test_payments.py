@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from handlers.offline.payments import OfflinePayments
+from handlers.ports import PortalNotConfigured, UnknownCustomer
 
 PARAMS = {
     "mode": "payment",
@@ -64,3 +67,42 @@ def test_mark_complete_is_seen_by_readers() -> None:
 
     session = stand_in.checkout_session(session_id)
     assert session is not None and session["status"] == "complete"
+
+
+def test_a_missing_customer_is_unknown_at_checkout_and_portal() -> None:
+    """`cus_missing...` is refused as Stripe refuses a deleted customer; other customers are served."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    with pytest.raises(UnknownCustomer) as checkout:
+        stand_in.create_checkout_session({**PARAMS, "customer": "cus_missing_1"}, "key-1")
+    with pytest.raises(UnknownCustomer) as portal:
+        stand_in.create_portal_session("cus_missing_2", "https://app.example.com/account")
+
+    assert checkout.value.message == "No such customer: 'cus_missing_1'"
+    assert portal.value.message == "No such customer: 'cus_missing_2'"
+    assert stand_in.checkout_sessions == {} and stand_in.portal_sessions == {}
+    assert stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account").startswith(
+        "http://127.0.0.1:8000/offline/portal/bps_offline_"
+    )
+
+
+def test_a_missing_portal_configuration_cannot_open(caplog: pytest.LogCaptureFixture) -> None:
+    """STRIPE_PORTAL_CONFIGURATION=bpc_missing... is a portal that cannot open: a safe error, one warning."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000", portal_configuration="bpc_missing_1")
+
+    with pytest.raises(PortalNotConfigured) as caught:
+        stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account")
+
+    assert caught.value.message == "The billing portal is not available yet. Please contact support."
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "STRIPE_PORTAL_CONFIGURATION" in caplog.records[0].getMessage()
+
+
+def test_a_portal_configuration_is_remembered_with_the_session() -> None:
+    """Any other configuration opens, and the session records it as Stripe's would."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000", portal_configuration="bpc_1Abc")
+    url = stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account")
+    assert stand_in.portal_session(url.rsplit("/", 1)[1]) == {
+        "customer": "cus_offline_1",
+        "return_url": "https://app.example.com/account",
+        "configuration": "bpc_1Abc",
+    }

@@ -1,11 +1,13 @@
-// Runs the project's handlers inside Pyodide on Node, with no network.
+// Runs the project's handlers inside Pyodide on Node or Deno, with no network.
 //
 //   node run.mjs --source DIR --wheels DIR [--mode tests|imports|coldstart] [pytest args...]
+//   deno run --allow-read=... run.mjs (the same arguments)
 //
 // tests:     import every handler module, then run the handler tests with pytest
 // imports:   only import every handler module, with only the handlers' core wheels loaded
 // coldstart: time from Pyodide start to the first answered request (prints JSON)
 import { loadPyodide } from "pyodide";
+import { Buffer } from "node:buffer";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +18,10 @@ const SHIM = "/home/pyodide/shim";
 // Only what the handlers need to answer a request; the rest loads for the tests.
 const CORE = ["pyjwt", "jsonschema", "attrs", "referencing", "jsonschema_specifications",
   "typing_extensions", "pyrsistent", "pyrsistent_as_rpds_py"];
+
+function runtime() {
+  return typeof Deno === "undefined" ? `Node ${process.version}` : `Deno ${Deno.version.deno}`;
+}
 
 function parse(argv) {
   const options = { mode: "tests", rest: [] };
@@ -54,6 +60,7 @@ function copyTree(pyodide, from, to, keep) {
 async function main() {
   const options = parse(process.argv.slice(2));
   const started = performance.now();
+  console.log(`pyodide job: ${options.mode} on ${runtime()}`);
   forbidNetwork();
   const pyodide = await loadPyodide();
   pyodide.setStdout({ write: (bytes) => { process.stdout.write(Buffer.from(bytes)); return bytes.length; } });

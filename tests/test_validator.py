@@ -1,0 +1,101 @@
+"""The compiled validators: the schema files' messages, jsonschema's semantics, and refused keywords."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers.contract import CHECKOUT_REQUEST, PORTAL_REQUEST, schema_dir
+from handlers.validator import INVALID_BODY, UnsupportedSchema, compile_schema
+
+PRICE = "Price ID is required"
+URLS = "Success and cancel URLs are required"
+MODE = (
+    "Mode is required (either 'payment' for one-time payments or 'subscription' for recurring subscription)"
+)
+OBJECT = "Request body must be a JSON object"
+GOOD = {
+    "priceId": "price_123",
+    "successUrl": "https://app.example.com/done?session_id={CHECKOUT_SESSION_ID}",
+    "cancelUrl": "https://app.example.com/pricing",
+    "mode": "payment",
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    """One schema file as parsed JSON."""
+    loaded: dict[str, Any] = json.loads((schema_dir() / name).read_text("utf-8"))
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(GOOD, None, id="valid"),
+        pytest.param({}, PRICE, id="empty"),
+        pytest.param({**GOOD, "priceId": 0.0}, PRICE, id="float-zero-is-missing"),
+        pytest.param({**GOOD, "priceId": -0.0}, PRICE, id="negative-zero-is-missing"),
+        pytest.param({**GOOD, "priceId": False}, PRICE, id="false-is-missing"),
+        pytest.param({**GOOD, "priceId": True}, "Price ID must be a string", id="true-is-not-one"),
+        pytest.param({**GOOD, "priceId": 1}, "Price ID must be a string", id="one"),
+        pytest.param({**GOOD, "priceId": []}, "Price ID must be a string", id="empty-list-is-present"),
+        pytest.param({**GOOD, "priceId": "\U0001f600" * 255}, None, id="255-code-points"),
+        pytest.param(
+            {**GOOD, "priceId": "\U0001f600" * 256},
+            "Price ID must be at most 255 characters",
+            id="256-code-points",
+        ),
+        pytest.param({**GOOD, "mode": 0}, MODE, id="mode-zero"),
+        pytest.param(
+            {**GOOD, "successUrl": {}}, "successUrl must be an absolute http or https URL", id="dict"
+        ),
+        pytest.param(
+            {**GOOD, "cancelUrl": "https://a.example/\u00a0"},
+            "cancelUrl must be an absolute http or https URL",
+            id="unicode-space",
+        ),
+        pytest.param({"successUrl": "", "mode": "x"}, PRICE, id="documented-order"),
+        pytest.param([GOOD], OBJECT, id="array"),
+    ],
+)
+def test_checkout_messages(body: Any, message: str | None) -> None:
+    """The compiled checkout schema answers the schema file's message for the first error."""
+    assert compile_schema(load(CHECKOUT_REQUEST))(body) == message
+
+
+def test_portal_and_error_schemas() -> None:
+    """Other schema files compile too; an error no errorMessage covers gets the neutral message."""
+    portal = compile_schema(load(PORTAL_REQUEST))
+    assert portal({"returnUrl": "https://app.example.com/account"}) is None
+    assert portal({"returnUrl": 0}) == "Return URL is required"
+    error = compile_schema(load("error.json"))
+    assert error({"error": "Not found"}) is None
+    assert error({"error": "Not found", "extra": 1}) == INVALID_BODY
+    webhook = compile_schema(load("webhook.response.json"))
+    assert webhook({"received": True, "outcome": "applied"}) is None
+    assert webhook({"received": 1, "outcome": "applied"}) == INVALID_BODY
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param({"format": "uri"}, id="format"),
+        pytest.param({"$ref": "#/$defs/x"}, id="ref"),
+        pytest.param({"items": {"type": "string"}}, id="items"),
+        pytest.param({"anyOf": [{"type": "string"}]}, id="anyOf"),
+        pytest.param({"properties": {"a": False}}, id="boolean-subschema"),
+        pytest.param({"not": True}, id="boolean-not"),
+        pytest.param({"additionalProperties": {"type": "string"}}, id="additional-schema"),
+        pytest.param({"enum": [[1]]}, id="array-in-enum"),
+        pytest.param({"type": "text"}, id="unknown-type"),
+        pytest.param({"maxLength": "5"}, id="length-not-integer"),
+        pytest.param({"$schema": "http://json-schema.org/draft-07/schema#"}, id="other-draft"),
+        pytest.param({"allOf": [{"type": "object"}, {"minimum": 1}]}, id="nested"),
+    ],
+)
+def test_keywords_it_does_not_implement_are_refused(schema: dict[str, Any]) -> None:
+    """A keyword the compiler does not implement stops compiling, so no schema edit is ignored."""
+    with pytest.raises(UnsupportedSchema):
+        compile_schema(schema)
