@@ -82,15 +82,17 @@ def test_invalid_return_url(payments: FakePayments, customer: FakeProfiles) -> N
 
 
 @pytest.mark.parametrize(
-    "profiles",
+    "rows",
     [
-        pytest.param(FakeProfiles(), id="no-profile"),
-        pytest.param(FakeProfiles(Profile(USER_ID)), id="profile-without-customer"),
-        pytest.param(FakeProfiles(Profile(USER_ID, customer_id="")), id="empty-customer"),
+        pytest.param((), id="no-profile"),
+        pytest.param((Profile(USER_ID),), id="profile-without-customer"),
+        pytest.param((Profile(USER_ID, customer_id=""),), id="empty-customer"),
     ],
 )
-def test_no_billing_account(payments: FakePayments, profiles: FakeProfiles) -> None:
+def test_no_billing_account(payments: FakePayments, rows: tuple[Profile, ...]) -> None:
     """A user with no Stripe customer is told to make a purchase first."""
+    # A fresh store per run: one built in the parameters would carry its reads into a second run.
+    profiles = FakeProfiles(*rows)
     response = run(post({"returnUrl": RETURN}, bearer()), payments, profiles)
     assert (response.status, response.body) == (400, NO_ACCOUNT)
     assert profiles.reads == [USER_ID] and payments.portals == []
