@@ -10,7 +10,17 @@ import pytest
 from handlers.http import HTTPError, Request, Response
 from handlers.portal import create_portal
 from handlers.ports import PaymentsError, PortalNotConfigured, Profile, StoreError
-from tests.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_deps, make_token
+from handlers.settings import Settings
+from tests.fakes import (
+    SECRET,
+    SUPABASE_URL,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_deps,
+    make_token,
+)
 
 NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
 NO_ACCOUNT = {"error": "You don't have a billing account yet. Make a purchase first."}
@@ -180,3 +190,52 @@ def test_an_unconfigured_portal_is_a_500_safe_for_the_user(
         {"error": "The billing portal is not available yet. Please contact support."},
     )
     assert customer.forgotten == []
+
+
+ON_APP = Settings(
+    supabase_url=SUPABASE_URL,
+    supabase_jwt_secret=SECRET,
+    allowed_redirect_origins=("https://app.example.com",),
+)
+
+
+def run_with(
+    settings: Settings, request: Request, payments: FakePayments, profiles: FakeProfiles
+) -> Response:
+    """As `run`, with `settings` in place of the test defaults."""
+    try:
+        return create_portal(request, make_deps(payments, profiles, settings=settings))
+    except HTTPError as exc:
+        return exc.to_response()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://evil.example/account", id="other-site"),
+        pytest.param("http://app.example.com/account", id="other-scheme"),
+        pytest.param("https://app.example.com:8443/account", id="other-port"),
+        pytest.param("https://app.example.com.evil.example/account", id="suffix-trick"),
+    ],
+)
+def test_a_return_url_off_the_allowed_origins_is_refused(
+    payments: FakePayments, customer: FakeProfiles, url: str
+) -> None:
+    """With ALLOWED_REDIRECT_ORIGINS set, Stripe is never sent elsewhere: a 400 before the profile lookup."""
+    response = run_with(ON_APP, post({"returnUrl": url}, bearer()), payments, customer)
+    assert (response.status, response.body) == (400, {"error": "returnUrl must be on an allowed origin"})
+    assert customer.reads == [] and payments.portals == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [RETURN, "https://APP.example.com:443/account?tab=billing"],
+    ids=["same-origin", "same-origin-spelled-otherwise"],
+)
+def test_a_return_url_on_an_allowed_origin_opens_the_portal(
+    payments: FakePayments, customer: FakeProfiles, url: str
+) -> None:
+    """A returnUrl on a listed origin (case and default port aside) reaches Stripe unchanged."""
+    response = run_with(ON_APP, post({"returnUrl": url}, bearer()), payments, customer)
+    assert (response.status, response.body) == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_123", url)]
