@@ -14,6 +14,7 @@ from handlers import routes
 from handlers.asgi import App, Message
 from handlers.http import Request, Response
 from handlers.ports import Profile
+from handlers.settings import Settings
 from tests.asgi_client import call
 from tests.fakes import USER_ID, FakePayments, FakeProfiles, make_deps, make_token
 
@@ -209,3 +210,27 @@ def test_error_body_that_breaks_the_error_schema_is_500_every_time() -> None:
     for _ in range(2):
         response = routes.run(route, Request("POST", CHECKOUT), deps)
         assert (response.status, response.body) == (500, {"error": "Internal server error"})
+
+
+class Unreadable(tuple[str, ...]):
+    """A setting no check can read: a stand-in for a bug in a check that runs before the handler."""
+
+    def __contains__(self, item: object) -> bool:
+        raise RuntimeError("a bug in a check")
+
+
+def test_a_check_that_crashes_before_the_handler_is_one_logged_500(caplog: pytest.LogCaptureFixture) -> None:
+    """A crash in the event-loop checks is the documented 500, logged once; the handler never runs."""
+    payments = FakePayments()
+    settings = Settings(allowed_redirect_origins=Unreadable(("https://app.example.com",)))
+    app = App(make_deps(payments, settings=settings), threads=2)
+
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        result = asyncio.run(call(app, "POST", CHECKOUT, GOOD, {"X-Request-Id": "crash-1"}))
+    app.executor.shutdown()
+
+    assert (result.status, result.json()) == (500, {"error": "Internal server error"})
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "unhandled error request_id=crash-1")
+    ]
+    assert payments.checkouts == []

@@ -17,7 +17,7 @@ from jwt.exceptions import InvalidSubjectError
 
 from handlers.http import Request
 from handlers.ports import InvalidToken, KeysUnavailable, User, VerificationKey
-from handlers.session import HS256Keys, NoKeys, NotSignedIn, SessionReader
+from handlers.session import VERIFIED_TOKENS_KEPT, HS256Keys, NoKeys, NotSignedIn, SessionReader
 from handlers.settings import Settings
 from tests.fakes import COOKIE, ISSUER, SECRET, USER_ID, cookie_header, make_token
 
@@ -534,3 +534,18 @@ def test_a_bearer_token_with_a_nested_header_is_not_signed_in() -> None:
     reader = SessionReader(HS256Keys(SECRET), ISSUER, COOKIE)
     with pytest.raises(NotSignedIn):
         reader.verify(f"{head}.e30.c2ln")
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    """At most VERIFIED_TOKENS_KEPT tokens are remembered; one more empties the memory before it is kept."""
+    keys = CountingKeys()
+    reader = SessionReader(keys, ISSUER, COOKIE)
+    first, *others = [make_token(session_id=f"s-{n}") for n in range(VERIFIED_TOKENS_KEPT + 1)]
+    for token in [first, *others[:-1]]:
+        reader.verify(token)
+    reader.verify(first)
+    assert keys.lookups == VERIFIED_TOKENS_KEPT  # a full memory still holds the first token
+
+    reader.verify(others[-1])
+    reader.verify(first)
+    assert keys.lookups == VERIFIED_TOKENS_KEPT + 2
