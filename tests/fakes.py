@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import threading
 import time
@@ -13,7 +14,7 @@ from urllib.parse import quote
 
 import jwt
 
-from handlers.contract import Contract
+from handlers.contract import OPENAPI, Contract, schema_dir
 from handlers.deps import Deps
 from handlers.ports import Outcome, PaymentsError, Profile, ProfileUpdate, StoreError, UnknownCustomer
 from handlers.session import HS256Keys, SessionReader
@@ -165,14 +166,16 @@ class FakeProfiles:
             raise StoreError("store is down")
 
 
-_CONTRACT: list[Contract] = []
+@functools.cache
+def _schemas() -> dict[str, Any]:
+    """The schema files, parsed once for the whole test run: data only read, never changed."""
+    paths = [path for path in schema_dir().glob("*.json") if path.name != OPENAPI]
+    return {path.name: json.loads(path.read_text("utf-8")) for path in paths}
 
 
 def contract() -> Contract:
-    """The real contract, loaded once for the whole test run."""
-    if not _CONTRACT:
-        _CONTRACT.append(Contract.load())
-    return _CONTRACT[0]
+    """The real contract, new each time: a Contract remembers verdicts, which no test may hand another."""
+    return Contract(_schemas())
 
 
 def make_deps(
