@@ -388,3 +388,42 @@ def test_a_signed_in_users_key_follows_the_user_not_the_browser(payments: FakePa
     keys = [key for _, key in payments.checkouts]
     assert keys[0] == keys[1]
     assert keys[2] != keys[0]
+
+
+def test_browsers_that_differ_only_in_language_get_their_own_keys(payments: FakePayments) -> None:
+    """Signed out, Accept-Language is part of what tells one browser from another."""
+    run(post(BODY, (("accept-language", "en-GB"),)), payments)
+    run(post(BODY, (("accept-language", "de-DE"),)), payments)
+    run(post(BODY, (("accept-language", "en-GB"),)), payments)
+    keys = [key for _, key in payments.checkouts]
+    assert keys[0] == keys[2] != keys[1]
+
+
+class TokenRecordingProfiles(FakeProfiles):
+    """Records the access token each profile read is made with."""
+
+    def __init__(self, *profiles: Profile) -> None:
+        super().__init__(*profiles)
+        self.tokens: list[str | None] = []
+
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
+        self.tokens.append(access_token)
+        return super().get(user_id, access_token)
+
+
+def test_the_profile_is_read_with_the_users_own_token(payments: FakePayments) -> None:
+    """A store that enforces row-level security (Supabase REST) is asked as the signed-in user."""
+    token = make_token()
+    profiles = TokenRecordingProfiles(Profile(USER_ID, customer_id="cus_123"))
+    response = run(post(BODY, (("authorization", f"Bearer {token}"),)), payments, profiles)
+    assert response.status == 200
+    assert profiles.tokens == [token]
+
+
+def test_an_unknown_customer_for_a_user_without_one_is_a_500(payments: FakePayments) -> None:
+    """Signed in with no customer sent, Stripe's unknown customer is its 500: no retry, nothing forgotten."""
+    payments.fail = UnknownCustomer("No such customer: 'cus_x'")
+    profiles = FakeProfiles(Profile(USER_ID, email="ada@example.com"))
+    response = run(post(BODY, SIGNED_IN), payments, profiles)
+    assert (response.status, response.body) == (500, {"error": "No such customer: 'cus_x'"})
+    assert len(payments.checkouts) == 1 and profiles.forgotten == []

@@ -15,6 +15,7 @@ from handlers.contract import (
     NOT_JSON,
     PORTAL_REQUEST,
     REMEMBERED_BODY_BYTES,
+    REMEMBERED_VERDICTS,
     Contract,
     schema_dir,
 )
@@ -260,3 +261,15 @@ def test_schema_dir_prefers_the_wheels_copy(
         (package / "_schemas").mkdir()
     monkeypatch.setattr(contract_module, "__file__", str(package / "contract.py"))
     assert schema_dir() == (package / "_schemas" if installed else tmp_path / "schemas")
+
+
+def test_the_memory_of_verdicts_is_emptied_when_full() -> None:
+    """REMEMBERED_VERDICTS verdicts are kept; the next new one empties the memory before it is kept."""
+    fresh = Contract.load()
+    for index in range(REMEMBERED_VERDICTS + 1):
+        with pytest.raises(HTTPError):
+            fresh.read(
+                Request("POST", "/", body=json.dumps({"priceId": f"p{index}"}).encode()), CHECKOUT_REQUEST
+            )
+        expected = index + 1 if index < REMEMBERED_VERDICTS else 1
+        assert len(fresh._verdicts) == expected
