@@ -273,3 +273,11 @@ def test_the_memory_of_verdicts_is_emptied_when_full() -> None:
             )
         expected = index + 1 if index < REMEMBERED_VERDICTS else 1
         assert len(fresh._verdicts) == expected
+
+
+def test_error_bodies_get_their_own_verdicts() -> None:
+    """Remembered per message: a valid error body does not vouch for the next, invalid one."""
+    fresh = Contract.load()
+    assert fresh.error_body_problem("error.json", "Price ID is required") is None
+    assert fresh.error_body_problem("error.json", "") == "Request body is invalid"
+    assert fresh.error_body_problem("error.json", "Price ID is required") is None
