@@ -121,12 +121,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*")
     parser.add_argument("--fail-under", type=float, default=None, metavar="PERCENT")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=argparse.SUPPRESS)
+    parser.add_argument("--equivalents", type=Path, default=EQUIVALENT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not RESULTS.is_dir():
+    if not args.results.is_dir():
         print("no results: run scripts/mutate first", file=sys.stderr)
         return 2
-    equivalents = read_equivalents()
-    found, stale, hashes = read_results(RESULTS, equivalents)
+    equivalents = read_equivalents(args.equivalents)
+    found, stale, hashes = read_results(args.results, equivalents)
     modules = [m for m in found.values() if wanted(m.name, args.modules) and (m.counted or m.equivalent)]
     header = f"{'module':34} {'mutants':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'other':>6}"
     print(f"{header} {'equiv.':>6} {'score':>7}")
@@ -150,7 +152,7 @@ def main(argv: list[str]) -> int:
         for name in survivors:
             print(f"  {name} {hashes[name]}")
     for listed, now in stale:
-        print(f"\nstale in {EQUIVALENT.name}: {listed.name} ({listed.reason}): its function changed")
+        print(f"\nstale in {args.equivalents.name}: {listed.name} ({listed.reason}): its function changed")
         print(f"  (hash {listed.function_hash} -> {now or 'gone'}); judge it again")
     if below:
         print(f"\nunder {args.fail_under:g}%: {', '.join(below)}")
