@@ -69,11 +69,12 @@ def prepare(case: Case, target: Target) -> Prepared:
     request = substitute(request, values)
     tag = f"contract-{target.run_id}-{case.id}"
     headers = {"X-Request-Id": tag, "Idempotency-Key": tag, **headers_for(request.get("credential"), target)}
+    headers.update(request.get("headers", {}))
     body: bytes | None = None
     if "json" in request:
         body = json.dumps(request["json"]).encode("utf-8")
     elif "raw" in request:
-        body = str(request["raw"]).encode("utf-8")
+        body = str(request["raw"]).encode(request.get("encoding", "utf-8"))
     elif "oversize" in request:
         size = int(request["oversize"])
         body = b'{"pad":"' + b"x" * (size - 10) + b'"}'

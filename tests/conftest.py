@@ -11,9 +11,24 @@ if TYPE_CHECKING:
     from tests.helpers.postgres import SupabaseDatabase
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--no-servers`: skip what needs a PostgreSQL server (mutation testing runs each mutant in-process)."""
+    parser.addoption(
+        "--no-servers",
+        action="store_true",
+        help="skip the tests that need a throwaway PostgreSQL server",
+    )
+
+
+def _servers_allowed(request: pytest.FixtureRequest) -> None:
+    if request.config.getoption("--no-servers"):
+        pytest.skip("needs a PostgreSQL server (--no-servers)")
+
+
 @pytest.fixture(name="postgres_url", scope="session")
-def _postgres_url() -> Iterator[str]:
+def _postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The URL of a PostgreSQL server started for this test run, with the migrations applied."""
+    _servers_allowed(request)
     # Imported here: psycopg is not there when the handler tests run inside Pyodide.
     from tests.helpers.postgres import postgres_server
 
@@ -22,8 +37,9 @@ def _postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(name="supabase_database", scope="session")
-def _supabase_database() -> Iterator[SupabaseDatabase]:
+def _supabase_database(request: pytest.FixtureRequest) -> Iterator[SupabaseDatabase]:
     """A second server prepared as a Supabase project's database, with the migrations applied as postgres."""
+    _servers_allowed(request)
     from tests.helpers.postgres import supabase_server
 
     with supabase_server() as database:

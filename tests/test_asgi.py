@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from handlers import contract
 from handlers.asgi import App, Message
+from handlers.http import Request, Response
 from handlers.ports import Profile
-from handlers.router import Pending
+from handlers.router import Pending, Router, route
 from handlers.settings import Settings
 from tests.helpers.asgi_client import call
 from tests.helpers.fakes import (
@@ -188,3 +190,37 @@ def test_refused_checkout_body_is_answered_on_the_event_loop() -> None:
     for path, body in ((CHECKOUT, GOOD), (PORTAL, b"{}")):  # these need the handler: its thread
         head = app.router.head("POST", path, [])
         assert isinstance(head, Pending) and callable(app.router.body(head, body))
+
+
+def test_error_body_that_breaks_the_error_schema_is_500_every_time() -> None:
+    """An empty error message breaks error.json; the remembered check still refuses it the second time."""
+    deps = make_router().deps
+    broken = route(lambda request, deps: Response(400, {"error": ""}), contract.CHECKOUT_RESPONSE)
+    router = Router(deps, {"/broken": {"POST": broken}})
+    for _ in range(2):
+        response = router.dispatch(Request("POST", "/broken"))
+        assert (response.status, response.body) == (500, {"error": "Internal server error"})
+
+
+class Unreadable(tuple[str, ...]):
+    """A setting no check can read: a stand-in for a bug in a check that runs before the handler."""
+
+    def __contains__(self, item: object) -> bool:
+        raise RuntimeError("a bug in a check")
+
+
+def test_a_check_that_crashes_before_the_handler_is_one_logged_500(caplog: pytest.LogCaptureFixture) -> None:
+    """A crash in the event-loop checks is the documented 500, logged once; the handler never runs."""
+    payments = FakePayments()
+    settings = Settings(allowed_redirect_origins=Unreadable(("https://app.example.com",)))
+    app = App(make_router(payments, settings=settings), threads=2)
+
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        result = asyncio.run(call(app, "POST", CHECKOUT, GOOD, {"X-Request-Id": "crash-1"}))
+    app.executor.shutdown()
+
+    assert (result.status, result.json()) == (500, {"error": "Internal server error"})
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "unhandled error request_id=crash-1")
+    ]
+    assert payments.checkouts == []

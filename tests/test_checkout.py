@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -323,4 +324,100 @@ def test_an_unknown_price_for_a_customer_is_not_retried(payments: FakePayments) 
     profiles = FakeProfiles(STALE_PROFILE)
     response = run(post(BODY, SIGNED_IN), payments, profiles)
     assert (response.status, response.body) == (500, {"error": "No such price: 'price_123'"})
+    assert len(payments.checkouts) == 1 and profiles.forgotten == []
+
+
+ON_APP = Settings(
+    supabase_url=SUPABASE_URL,
+    supabase_jwt_secret=SECRET,
+    allowed_redirect_origins=("https://app.example.com",),
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param(
+            {"successUrl": "https://evil.example/done"},
+            "successUrl must be on an allowed origin",
+            id="success",
+        ),
+        pytest.param(
+            {"successUrl": "http://app.example.com/done", "cancelUrl": "https://evil.example/"},
+            "successUrl must be on an allowed origin",
+            id="success-named-first",
+        ),
+        pytest.param(
+            {"cancelUrl": "https://app.example.com:8443/"},
+            "cancelUrl must be on an allowed origin",
+            id="cancel",
+        ),
+    ],
+)
+def test_a_redirect_off_the_allowed_origins_names_its_field(
+    payments: FakePayments, changes: dict[str, str], message: str
+) -> None:
+    """The 400 names the field off the allowed origins, successUrl before cancelUrl; Stripe is not called."""
+    response = make_router(payments, settings=ON_APP).dispatch(post({**BODY, **changes}))
+    assert (response.status, response.body) == (400, {"error": message})
+    assert payments.checkouts == []
+
+
+OTHER_USER = "0b7e5b0c-1111-4a2b-8c3d-4e5f6a7b8c9d"
+
+
+def from_browser(headers: tuple[tuple[str, str], ...], address: str, agent: str) -> Request:
+    """The checkout BODY sent with `headers` from the browser at `address` that calls itself `agent`."""
+    request = post(BODY, (*headers, ("user-agent", agent), ("accept-language", agent[:2])))
+    return replace(request, client=address)
+
+
+def test_a_signed_in_users_key_follows_the_user_not_the_browser(payments: FakePayments) -> None:
+    """Signed in, the window key is the user's: one user in two browsers shares it, two users do not."""
+    ada = (("authorization", f"Bearer {make_token()}"),)
+    bo = (("authorization", f"Bearer {make_token(sub=OTHER_USER)}"),)
+    run(from_browser(ada, "203.0.113.7", "Firefox"), payments)
+    run(from_browser((*ada, ("x-forwarded-for", "198.51.100.9")), "192.0.2.1", "Chrome"), payments)
+    run(from_browser(bo, "203.0.113.7", "Firefox"), payments)
+    keys = [key for _, key in payments.checkouts]
+    assert keys[0] == keys[1]
+    assert keys[2] != keys[0]
+
+
+def test_browsers_that_differ_only_in_language_get_their_own_keys(payments: FakePayments) -> None:
+    """Signed out, Accept-Language is part of what tells one browser from another."""
+    run(post(BODY, (("accept-language", "en-GB"),)), payments)
+    run(post(BODY, (("accept-language", "de-DE"),)), payments)
+    run(post(BODY, (("accept-language", "en-GB"),)), payments)
+    keys = [key for _, key in payments.checkouts]
+    assert keys[0] == keys[2] != keys[1]
+
+
+class TokenRecordingProfiles(FakeProfiles):
+    """Records the access token each profile read is made with."""
+
+    def __init__(self, *profiles: Profile) -> None:
+        super().__init__(*profiles)
+        self.tokens: list[str | None] = []
+
+    def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
+        self.tokens.append(access_token)
+        return super().get(user_id, access_token)
+
+
+def test_the_profile_is_read_with_the_users_own_token(payments: FakePayments) -> None:
+    """A store that enforces row-level security (Supabase REST) is asked as the signed-in user."""
+    token = make_token()
+    profiles = TokenRecordingProfiles(Profile(USER_ID, customer_id="cus_123"))
+    response = run(post(BODY, (("authorization", f"Bearer {token}"),)), payments, profiles)
+    assert response.status == 200
+    assert profiles.tokens == [token]
+
+
+def test_an_unknown_customer_for_a_user_without_one_is_a_500(payments: FakePayments) -> None:
+    """Signed in with no customer sent, Stripe's unknown customer is its 500: no retry, nothing forgotten."""
+    payments.fail = UnknownCustomer("No such customer: 'cus_x'")
+    profiles = FakeProfiles(Profile(USER_ID, email="ada@example.com"))
+    response = run(post(BODY, SIGNED_IN), payments, profiles)
+    assert (response.status, response.body) == (500, {"error": "No such customer: 'cus_x'"})
     assert len(payments.checkouts) == 1 and profiles.forgotten == []

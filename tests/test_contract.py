@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from handlers import contract as contract_module
 from handlers.contract import (
     CHECKOUT_REQUEST,
     NOT_JSON,
     PORTAL_REQUEST,
+    REMEMBERED_BODY_BYTES,
+    REMEMBERED_VERDICTS,
     Contract,
     schema_dir,
 )
@@ -221,3 +224,60 @@ def test_escaped_characters_that_are_valid_pass() -> None:
     assert (
         contract().read(Request("POST", "/", body=raw), CHECKOUT_REQUEST)["cancelUrl"].endswith("\U0001f600")
     )
+
+
+def padded(size: int, body: dict[str, Any]) -> bytes:
+    """`body` with a "pad" field that makes its JSON exactly `size` bytes."""
+    bare = json.dumps({**body, "pad": ""}).encode()
+    return json.dumps({**body, "pad": "x" * (size - len(bare))}).encode()
+
+
+def test_bodies_over_the_remembered_size_are_checked_afresh_and_not_kept() -> None:
+    """Verdicts on bodies up to REMEMBERED_BODY_BYTES are kept; larger bodies get theirs every time."""
+    fresh = Contract.load()
+    at_limit = padded(REMEMBERED_BODY_BYTES, without("priceId"))
+    over = padded(REMEMBERED_BODY_BYTES + 1, without("priceId"))
+    over_valid = padded(REMEMBERED_BODY_BYTES + 1, GOOD)
+    assert (len(at_limit), len(over), len(over_valid)) == (2048, 2049, 2049)
+
+    for _ in range(2):
+        for raw in (at_limit, over):
+            with pytest.raises(HTTPError) as caught:
+                fresh.read(Request("POST", "/", body=raw), CHECKOUT_REQUEST)
+            assert (caught.value.status, caught.value.message) == (400, PRICE)
+        assert fresh.read(Request("POST", "/", body=over_valid), CHECKOUT_REQUEST) == json.loads(over_valid)
+
+    assert list(fresh._verdicts) == [(CHECKOUT_REQUEST, at_limit)]
+
+
+@pytest.mark.parametrize("installed", [True, False], ids=["wheel", "checkout"])
+def test_schema_dir_prefers_the_wheels_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installed: bool
+) -> None:
+    """Installed from the wheel, the schemas are handlers/_schemas; in a checkout, schemas/ beside it."""
+    package = tmp_path / "handlers"
+    package.mkdir()
+    if installed:
+        (package / "_schemas").mkdir()
+    monkeypatch.setattr(contract_module, "__file__", str(package / "contract.py"))
+    assert schema_dir() == (package / "_schemas" if installed else tmp_path / "schemas")
+
+
+def test_the_memory_of_verdicts_is_emptied_when_full() -> None:
+    """REMEMBERED_VERDICTS verdicts are kept; the next new one empties the memory before it is kept."""
+    fresh = Contract.load()
+    for index in range(REMEMBERED_VERDICTS + 1):
+        with pytest.raises(HTTPError):
+            fresh.read(
+                Request("POST", "/", body=json.dumps({"priceId": f"p{index}"}).encode()), CHECKOUT_REQUEST
+            )
+        expected = index + 1 if index < REMEMBERED_VERDICTS else 1
+        assert len(fresh._verdicts) == expected
+
+
+def test_error_bodies_get_their_own_verdicts() -> None:
+    """Remembered per message: a valid error body does not vouch for the next, invalid one."""
+    fresh = Contract.load()
+    assert fresh.error_body_problem("error.json", "Price ID is required") is None
+    assert fresh.error_body_problem("error.json", "") == "Request body is invalid"
+    assert fresh.error_body_problem("error.json", "Price ID is required") is None

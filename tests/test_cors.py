@@ -239,3 +239,114 @@ def test_other_cookies_do_not_count(payments: FakePayments) -> None:
         401,
         {"error": "You must be logged in to view billing information."},
     )
+
+
+def app_for(settings: Settings, payments: FakePayments) -> App:
+    """An App over fakes with `settings` and a customer for USER_ID."""
+    profiles = FakeProfiles(Profile(USER_ID, customer_id="cus_123"))
+    return App(make_router(payments, profiles, settings), threads=2)
+
+
+def post_as(app: App, headers: dict[str, str]) -> Result:
+    """One portal POST with exactly `headers` (no Host unless given)."""
+    return asyncio.run(call(app, "POST", PORTAL, BODY, headers))
+
+
+# Neither SUPABASE_URL nor SUPABASE_AUTH_COOKIE: the cookie's name is not known in advance.
+NO_PROJECT = Settings(supabase_jwt_secret=SECRET)
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param(cookie_header(make_token(), name="sb-anyproject-auth-token"), id="whole"),
+        pytest.param(cookie_header(make_token(), name="sb-127-auth-token", chunk=200), id="chunked"),
+    ],
+)
+def test_without_a_project_any_supabase_session_cookie_is_refused_cross_site(
+    payments: FakePayments, cookie: str
+) -> None:
+    """With no cookie name configured, any sb-<ref>-auth-token (or its chunks) rides cross-site: 403."""
+    result = post_as(app_for(NO_PROJECT, payments), {"Host": HOST, "Origin": EVIL, "Cookie": cookie})
+    assert (result.status, result.json()) == (403, REFUSED)
+    assert payments.portals == []
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param("sb-anyproject-auth-token-code-verifier=abc", id="pkce-verifier"),
+        pytest.param("sb-a.b-auth-token=abc", id="dot-in-ref"),
+        pytest.param("sb-anyproject-auth-token.x=abc", id="not-a-chunk"),
+        pytest.param("theme=dark", id="unrelated"),
+    ],
+)
+def test_without_a_project_other_cookies_do_not_count(payments: FakePayments, cookie: str) -> None:
+    """Cookies that are not a Supabase session reach the handler, which finds no session: 401."""
+    result = post_as(app_for(NO_PROJECT, payments), {"Host": HOST, "Origin": EVIL, "Cookie": cookie})
+    assert (result.status, result.json()) == (
+        401,
+        {"error": "You must be logged in to view billing information."},
+    )
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        pytest.param(f"https://{HOST}", f"{HOST}:443", id="https-host-names-443"),
+        pytest.param(f"http://{HOST}", f"{HOST}:80", id="http-host-names-80"),
+        pytest.param(f"https://{HOST}:443", HOST, id="origin-names-443"),
+        pytest.param(f"https://{HOST}:8443", f"{HOST}:8443", id="same-other-port"),
+        pytest.param(f"https://{HOST}", "Billing.Example.COM", id="host-case"),
+    ],
+)
+def test_the_services_own_origin_with_or_without_its_default_port(
+    payments: FakePayments, origin: str, host: str
+) -> None:
+    """Host and Origin name the same place whether or not either spells out the scheme's default port."""
+    cookie = cookie_header(make_token())
+    result = post_as(make_app(payments), {"Host": host, "Origin": origin, "Cookie": cookie})
+    assert (result.status, result.json()) == (200, PORTAL_URL)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        pytest.param(f"https://{HOST}", f"{HOST}:80", id="https-origin-http-port"),
+        pytest.param(f"http://{HOST}", f"{HOST}:443", id="http-origin-https-port"),
+        pytest.param(f"https://{HOST}", f"{HOST}:8443", id="other-port-on-host"),
+        pytest.param(f"https://{HOST}:8443", HOST, id="other-port-in-origin"),
+        pytest.param(f"https://{HOST}", "other.example.com", id="other-host"),
+        pytest.param(f"https://{HOST}", "", id="empty-host"),
+        pytest.param(f"https://{HOST}", None, id="no-host"),
+    ],
+)
+def test_an_origin_that_is_not_the_host_is_cross_site(
+    payments: FakePayments, origin: str, host: str | None
+) -> None:
+    """Another port, scheme or host, or no Host header to compare with, is not the service itself: 403."""
+    headers = {"Origin": origin, "Cookie": cookie_header(make_token())}
+    if host is not None:
+        headers["Host"] = host
+    result = post_as(make_app(payments, ()), headers)
+    assert (result.status, result.json()) == (403, REFUSED)
+    assert payments.portals == []
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [pytest.param(EVIL, id="unlisted-origin"), pytest.param(None, id="no-origin")],
+)
+def test_an_answer_to_an_unlisted_origin_varies_on_origin_and_allows_nothing(
+    payments: FakePayments, origin: str | None
+) -> None:
+    """Caches must not hand a listed origin's answer to others: `Vary: Origin`, and no Allow-* header."""
+    headers = {"Authorization": f"Bearer {make_token()}"}
+    if origin is not None:
+        headers["Origin"] = origin
+    result = send(make_app(payments), "POST", headers)
+    assert (result.status, result.json()) == (200, PORTAL_URL)
+    cors = [
+        (name, value) for name, value in result.pairs if name.startswith("access-control") or name == "vary"
+    ]
+    assert cors == [("vary", "Origin")]

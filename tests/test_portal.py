@@ -9,7 +9,17 @@ import pytest
 
 from handlers.http import Request, Response
 from handlers.ports import PaymentsError, PortalNotConfigured, Profile, StoreError
-from tests.helpers.fakes import USER_ID, FakePayments, FakeProfiles, cookie_header, make_router, make_token
+from handlers.settings import Settings
+from tests.helpers.fakes import (
+    SECRET,
+    SUPABASE_URL,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_router,
+    make_token,
+)
 
 NOT_SIGNED_IN = {"error": "You must be logged in to view billing information."}
 NO_ACCOUNT = {"error": "You don't have a billing account yet. Make a purchase first."}
@@ -78,15 +88,17 @@ def test_invalid_return_url(payments: FakePayments, customer: FakeProfiles) -> N
 
 
 @pytest.mark.parametrize(
-    "profiles",
+    "rows",
     [
-        pytest.param(FakeProfiles(), id="no-profile"),
-        pytest.param(FakeProfiles(Profile(USER_ID)), id="profile-without-customer"),
-        pytest.param(FakeProfiles(Profile(USER_ID, customer_id="")), id="empty-customer"),
+        pytest.param((), id="no-profile"),
+        pytest.param((Profile(USER_ID),), id="profile-without-customer"),
+        pytest.param((Profile(USER_ID, customer_id=""),), id="empty-customer"),
     ],
 )
-def test_no_billing_account(payments: FakePayments, profiles: FakeProfiles) -> None:
+def test_no_billing_account(payments: FakePayments, rows: tuple[Profile, ...]) -> None:
     """A user with no Stripe customer is told to make a purchase first."""
+    # A fresh store per run: one built in the parameters would carry its reads into a second run.
+    profiles = FakeProfiles(*rows)
     response = run(post({"returnUrl": RETURN}, bearer()), payments, profiles)
     assert (response.status, response.body) == (400, NO_ACCOUNT)
     assert profiles.reads == [USER_ID] and payments.portals == []
@@ -174,3 +186,49 @@ def test_an_unconfigured_portal_is_a_500_safe_for_the_user(
         {"error": "The billing portal is not available yet. Please contact support."},
     )
     assert customer.forgotten == []
+
+
+ON_APP = Settings(
+    supabase_url=SUPABASE_URL,
+    supabase_jwt_secret=SECRET,
+    allowed_redirect_origins=("https://app.example.com",),
+)
+
+
+def run_with(
+    settings: Settings, request: Request, payments: FakePayments, profiles: FakeProfiles
+) -> Response:
+    """As `run`, with `settings` in place of the test defaults."""
+    return make_router(payments, profiles, settings).dispatch(request)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://evil.example/account", id="other-site"),
+        pytest.param("http://app.example.com/account", id="other-scheme"),
+        pytest.param("https://app.example.com:8443/account", id="other-port"),
+        pytest.param("https://app.example.com.evil.example/account", id="suffix-trick"),
+    ],
+)
+def test_a_return_url_off_the_allowed_origins_is_refused(
+    payments: FakePayments, customer: FakeProfiles, url: str
+) -> None:
+    """With ALLOWED_REDIRECT_ORIGINS set, Stripe is never sent elsewhere: a 400 before the profile lookup."""
+    response = run_with(ON_APP, post({"returnUrl": url}, bearer()), payments, customer)
+    assert (response.status, response.body) == (400, {"error": "returnUrl must be on an allowed origin"})
+    assert customer.reads == [] and payments.portals == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [RETURN, "https://APP.example.com:443/account?tab=billing"],
+    ids=["same-origin", "same-origin-spelled-otherwise"],
+)
+def test_a_return_url_on_an_allowed_origin_opens_the_portal(
+    payments: FakePayments, customer: FakeProfiles, url: str
+) -> None:
+    """A returnUrl on a listed origin (case and default port aside) reaches Stripe unchanged."""
+    response = run_with(ON_APP, post({"returnUrl": url}, bearer()), payments, customer)
+    assert (response.status, response.body) == (200, {"url": "https://billing.stripe.com/p/session/test_1"})
+    assert payments.portals == [("cus_123", url)]

@@ -18,7 +18,14 @@ from jwt.exceptions import InvalidSubjectError
 
 from handlers.http import Request
 from handlers.ports import InvalidToken, KeysUnavailable, User, VerificationKey
-from handlers.session import HS256Keys, NoKeys, NotSignedIn, SessionReader, is_session_cookie
+from handlers.session import (
+    VERIFIED_TOKENS_KEPT,
+    HS256Keys,
+    NoKeys,
+    NotSignedIn,
+    SessionReader,
+    is_session_cookie,
+)
 from handlers.settings import Settings
 from tests.helpers.fakes import COOKIE, ISSUER, SECRET, USER_ID, cookie_header, make_token
 
@@ -662,3 +669,18 @@ def test_a_missing_chunk_is_no_session() -> None:
     parts = [header.split(";", 1)[0] for header in fixture["set_cookie_headers"]]
     with pytest.raises(NotSignedIn):
         fixture_reader(fixture).user(cookie_request("; ".join(parts[:3] + parts[4:])))
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    """At most VERIFIED_TOKENS_KEPT tokens are remembered; one more empties the memory before it is kept."""
+    keys = CountingKeys()
+    reader = SessionReader(keys, ISSUER, COOKIE)
+    first, *others = [make_token(session_id=f"s-{n}") for n in range(VERIFIED_TOKENS_KEPT + 1)]
+    for token in [first, *others[:-1]]:
+        reader.verify(token)
+    reader.verify(first)
+    assert keys.lookups == VERIFIED_TOKENS_KEPT  # a full memory still holds the first token
+
+    reader.verify(others[-1])
+    reader.verify(first)
+    assert keys.lookups == VERIFIED_TOKENS_KEPT + 2

@@ -22,10 +22,12 @@ import pytest
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.asgi import App
 from handlers.contract import schema_dir
+from handlers.http import HTTPError, Request
 from handlers.ports import OUTCOMES, PaymentsError, Profile
-from handlers.webhook import signature_header
+from handlers.settings import Settings
+from handlers.webhook import signature_header, stripe_webhook, verify
 from tests.helpers.asgi_client import call, expect
-from tests.helpers.fakes import FakePayments
+from tests.helpers.fakes import FakePayments, FakeProfiles, make_deps, make_router
 from tests.helpers.stripe_events import (
     ADA,
     WEBHOOK,
@@ -412,3 +414,119 @@ def test_the_outcomes_are_the_documented_ones() -> None:
     """What a store may answer, plus "ignored", is exactly the schema's list of outcomes."""
     schema = json.loads((schema_dir() / "webhook.response.json").read_text("utf-8"))
     assert [*OUTCOMES, "ignored"] == schema["properties"]["outcome"]["enum"]
+
+
+# --- a body the SDK cannot read as text is never taken as verified ------------------------------------
+
+# json.loads reads UTF-16 with a byte-order mark; the SDK decodes the body as UTF-8 before it checks the
+# signature, so this body reaches neither the HMAC nor the tolerance check.
+UTF16_EVENT = event("invoice.paid", invoice()).decode().encode("utf-16")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("t=1,v1=deadbeef", id="unsigned"),
+        pytest.param(signature_header(UTF16_EVENT, "whsec_not_the_endpoints", 1_700_000_000), id="forged"),
+    ],
+)
+def test_an_event_in_utf16_is_refused_and_grants_nothing(
+    app: App, store: SQLiteProfiles, header: str
+) -> None:
+    """An unsigned or forged UTF-16 event answers 400 and leaves the customer without access."""
+    store.put(Profile(ADA, "ada@example.com", "cus_1", "price_1", False))
+
+    expect(deliver(app, UTF16_EVENT, header), 400, {"error": "Request body is not a Stripe event"})
+
+    assert store.get(ADA) == Profile(ADA, "ada@example.com", "cus_1", "price_1", False)
+
+
+def test_verify_refuses_a_body_that_is_not_utf8_whatever_its_header() -> None:
+    """verify() itself raises the 400: the body is never treated as checked."""
+    with pytest.raises(HTTPError) as caught:
+        verify(UTF16_EVENT, "t=1,v1=deadbeef", WEBHOOK_SECRET)
+    assert (caught.value.status, caught.value.message) == (400, "Request body is not a Stripe event")
+
+
+NOW = 1_800_000_000
+
+
+@pytest.fixture(name="frozen")
+def _frozen(monkeypatch: pytest.MonkeyPatch) -> int:
+    """time.time() stopped at NOW, so that a signature's age is exact."""
+    monkeypatch.setattr(time, "time", lambda: float(NOW))
+    return NOW
+
+
+def test_a_signature_300_seconds_old_passes_and_301_does_not(
+    frozen: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stripe's tolerance, exactly: 300 s old is accepted, 301 s is a replay, and the log says which."""
+    verify(GOOD, signature_header(GOOD, WEBHOOK_SECRET, frozen - 300), WEBHOOK_SECRET)
+
+    with pytest.raises(HTTPError) as caught:
+        verify(GOOD, signature_header(GOOD, WEBHOOK_SECRET, frozen - 301), WEBHOOK_SECRET)
+
+    assert (caught.value.status, caught.value.message) == (400, "Invalid Stripe signature")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            f"stripe webhook signature refused: Timestamp outside the tolerance zone ({frozen - 301})",
+        )
+    ]
+
+
+def test_a_missing_secret_is_logged_with_the_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    """Unconfigured, every event is a 500 and an error in the log naming the variable, not a value."""
+    deps = make_deps(settings=Settings(stripe_webhook_secret=None))
+    request = Request("POST", WEBHOOK, (("stripe-signature", signature(GOOD)),), GOOD, request_id="req-7")
+
+    with pytest.raises(HTTPError) as caught:
+        stripe_webhook(request, deps)
+
+    assert (caught.value.status, caught.value.message) == (500, "Webhook is not configured")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("ERROR", "STRIPE_WEBHOOK_SECRET is not set: Stripe events are refused request_id=req-7")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "fail", "error", "message"),
+    [
+        pytest.param(
+            event("checkout.session.completed", checkout(), event_id="evt_retry_1"),
+            True,
+            "PaymentsError",
+            "The payment provider is unavailable. Please try again.",
+            id="stripe",
+        ),
+        pytest.param(
+            event("invoice.paid", invoice(), event_id="evt_retry_1"),
+            False,
+            "StoreError",
+            "Billing information is unavailable right now. Please try again.",
+            id="store",
+        ),
+    ],
+)
+def test_an_event_not_applied_is_logged_for_the_retry(
+    caplog: pytest.LogCaptureFixture, payload: bytes, fail: bool, error: str, message: str
+) -> None:
+    """A failure to apply is a 500 and one warning with the event, its type, the error class, the request."""
+    payments = FakePayments()
+    if fail:
+        payments.fail = PaymentsError(message)
+    router = make_router(payments, FakeProfiles(), Settings(stripe_webhook_secret=WEBHOOK_SECRET))
+    kind = json.loads(payload)["type"]
+    request = Request("POST", WEBHOOK, (("stripe-signature", signature(payload)),), payload, request_id="r-1")
+
+    response = router.dispatch(request)
+
+    assert (response.status, response.body) == (500, {"error": message})
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            f"stripe event not applied, Stripe will retry: event=evt_retry_1 type={kind} error={error}"
+            " request_id=r-1",
+        )
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 
 import psycopg
 import pytest
@@ -118,9 +119,11 @@ def test_on_supabase_the_api_roles_may_only_read_profiles(supabase_database: Sup
 
 def test_on_a_supabase_like_database_only_the_service_role_applies_events(postgres_url: str) -> None:
     """With Supabase's roles and auth schema, anon and authenticated cannot call the function."""
+    # A new database each run: the server lives as long as the test session, which may run this twice.
+    name = f"supabase_like_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_url, autocommit=True) as db:
-        db.execute("CREATE DATABASE supabase_like")
-    like = postgres_url.rsplit("/", 1)[0] + "/supabase_like"
+        db.execute(f"CREATE DATABASE {name}")
+    like = postgres_url.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(like, autocommit=True) as db:
         db.execute(
             "DO $$ BEGIN"

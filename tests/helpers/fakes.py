@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
+import functools
 import json
 import threading
 import time
@@ -178,14 +180,18 @@ class FakeProfiles:
             raise StoreError("store is down")
 
 
-_CONTRACT: list[Contract] = []
+@functools.cache
+def _loaded() -> Contract:
+    """The schema files, read and compiled once for the whole test run."""
+    return Contract.load()
 
 
 def contract() -> Contract:
-    """The real contract, loaded once for the whole test run."""
-    if not _CONTRACT:
-        _CONTRACT.append(Contract.load())
-    return _CONTRACT[0]
+    """The real contract, remembering no verdict: a memory shared between tests hides mutants behind it."""
+    fresh = copy.copy(_loaded())
+    # Compiling the validators again costs 10 ms a test; only the memory of verdicts must be new.
+    fresh._verdicts = {}
+    return fresh
 
 
 def make_router(

@@ -262,3 +262,14 @@ def test_portal_page_links_back(app: App, stand_in: OfflinePayments) -> None:
     assert "<strong>offline</strong> billing portal" in page
     assert "Customer: cus_offline_1" in page
     assert '<a href="https://app.example.com/account?a=1&amp;b=&lt;2&gt;">Return</a>' in page
+
+
+def test_a_page_with_two_methods_allows_both(app: App) -> None:
+    """The checkout page answers GET and POST: a 405 elsewhere lists both, as HTTP writes a list."""
+    result = request(app, "PUT", "/offline/checkout/cs_offline_1")
+
+    assert (result.status, result.json(), result.headers["allow"]) == (
+        405,
+        {"error": "Method not allowed"},
+        "GET, POST",
+    )
