@@ -13,6 +13,9 @@ from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.helpers.postgres import MIGRATIONS, SupabaseDatabase
 from tests.helpers.stores import reset_supabase
 
+# Only PostgreSQL besides the code: scripts/mutate runs these against its one server.
+pytestmark = pytest.mark.postgres
+
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 
 
