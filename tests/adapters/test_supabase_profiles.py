@@ -18,6 +18,7 @@ from handlers.edge import Edge
 from handlers.http import Request
 from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.helpers.asgi_client import expect
+from tests.helpers.fake_fetch import FakeFetch
 from tests.helpers.fakes import USER_ID, FakePayments, make_router, make_token
 from tests.helpers.stripe_events import ADA, applied, checkout_session, deliver, event, webhook_app
 
@@ -499,3 +500,37 @@ def test_a_failed_forget_is_a_store_error(
     with pytest.raises(StoreError) as caught:
         store.forget_customer(USER_ID, "cus_gone")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("url", "rest"),
+    [
+        pytest.param("https://abcd.supabase.co/", "https://abcd.supabase.co/rest/v1", id="trailing-slash"),
+        pytest.param(
+            "https://gateway.example.com/projectX//",
+            "https://gateway.example.com/projectX/rest/v1",
+            id="path",
+        ),
+    ],
+)
+def test_the_rest_api_is_under_the_project_url_without_its_trailing_slashes(url: str, rest: str) -> None:
+    """SUPABASE_URL as the dashboard shows it, with or without a slash, or behind a gateway's path."""
+    fetch = FakeFetch((200, {"id": USER_ID}))
+    SupabaseProfiles(url, ANON, SERVICE, fetch=fetch).get(USER_ID, "token")
+    (sent,) = fetch.sent
+    assert sent.url.split("?")[0] == f"{rest}/profiles"
+
+
+def test_forget_customer_through_fetch_is_an_upper_case_patch_and_a_200_is_success() -> None:
+    """fetch sends a method as given but for six names, and PATCH is not one: it must be upper-case."""
+    fetch = FakeFetch((200, []))
+    SupabaseProfiles(URL, ANON, SERVICE, fetch=fetch).forget_customer(USER_ID, "cus_gone")
+    assert [(sent.method, sent.timeout) for sent in fetch.sent] == [("PATCH", 5.0)]
+
+
+def test_columns_of_another_type_read_as_empty() -> None:
+    """A column PostgREST returns as something other than text (a changed schema) is read as no value."""
+    row = {"id": USER_ID, "email": 7, "customer_id": ["cus_1"], "price_id": {"p": 1}, "has_access": True}
+    fetch = FakeFetch((200, row))
+    profile = SupabaseProfiles(URL, ANON, SERVICE, fetch=fetch).get(USER_ID, "token")
+    assert profile == Profile(USER_ID, None, None, None, True)
