@@ -59,6 +59,13 @@ def test_depth_at_the_limit_is_parsed_one_more_is_refused(make: Callable[[int], 
             loads(text)
 
 
+def test_a_lower_limit_is_kept() -> None:
+    """loads(text, limit) refuses past that limit, not MAX_DEPTH's."""
+    assert loads("[[]]", limit=2) == [[]]
+    with pytest.raises(TooDeep, match="JSON nested more than 2 deep"):
+        loads("[[[]]]", limit=2)
+
+
 def test_too_deep_is_a_value_error() -> None:
     """Callers that refuse what json.loads refuses (ValueError) refuse deep text the same way."""
     with pytest.raises(ValueError, match=f"nested more than {MAX_DEPTH} deep"):
@@ -99,6 +106,7 @@ def test_other_encodings_are_measured_as_json_reads_them(encoding: str) -> None:
         pytest.param(b"[1,", id="truncated"),
         pytest.param(b"\xff\xfe\xfd", id="not-text"),
         pytest.param(b'\xef\xbb\xbf{"a": 1}', id="utf-8-bom"),
+        pytest.param('["\ud800"]'.encode("utf-16-le", "surrogatepass"), id="utf-16-lone-surrogate"),
     ],
 )
 def test_everything_else_is_json_loads(text: bytes) -> None:

@@ -460,11 +460,14 @@ def line_items(*prices: str) -> dict[str, Any]:
     return {"object": "list", "data": data, "has_more": False, "url": "/v1/checkout/sessions/x/line_items"}
 
 
-def test_checkout_price_lists_the_sessions_line_items(mocked: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("prices", [("price_1",), ("price_1", "price_2")], ids=["one-as-asked", "more"])
+def test_checkout_price_lists_the_sessions_line_items(
+    mocked: responses.RequestsMock, prices: tuple[str, ...]
+) -> None:
     """GET /v1/checkout/sessions/<id>/line_items?limit=1 with the Bearer key; the first price is answered."""
     mocked.get(
         LINE_ITEMS_URL,
-        json=line_items("price_1", "price_2"),
+        json=line_items(*prices),
         match=[matchers.query_param_matcher({"limit": "1"})],
     )
 
