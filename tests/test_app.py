@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from handlers.offline.payments import OfflinePayments
 from handlers.session import HS256Keys, NoKeys
 from handlers.settings import Settings
 from tests.helpers.fake_fetch import FakeFetch
-from tests.helpers.fakes import FakeProfiles
+from tests.helpers.fakes import SECRET, SUPABASE_URL, USER_ID, FakeProfiles, make_token
 
 EDGE = {
     "STRIPE_SECRET_KEY": "sk_test_edge0123456789",
@@ -173,3 +174,53 @@ def test_offline_mode_routes_the_stand_ins_pages(tmp_path: Path, monkeypatch: py
     real = build_router(Settings.from_env({"DATABASE_URL": database, "STRIPE_SECRET_KEY": "sk_test_1"}))
     assert isinstance(real.deps.payments, StripePayments)
     assert real.dispatch(page).status == 404
+
+
+@pytest.mark.parametrize(
+    ("environ", "warnings"),
+    [
+        pytest.param(
+            {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_JWT_SECRET": "s" * 32}, [], id="configured"
+        ),
+        pytest.param(
+            {"STRIPE_SECRET_KEY": "sk_test_1"},
+            ["SUPABASE_JWT_SECRET is not set: no session verifies, so create-portal answers 401."],
+            id="no-secret",
+        ),
+        pytest.param(
+            {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": "https://abcd.supabase.co"},
+            ["SUPABASE_JWT_SECRET is not set: only ES256/RS256 sessions (the project's JWKS) verify."],
+            id="jwks-only",
+        ),
+        pytest.param(
+            {"SUPABASE_JWT_SECRET": "s" * 32},
+            [
+                "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
+                "No real payment is made; checkout and portal URLs point at this server."
+            ],
+            id="offline",
+        ),
+    ],
+)
+def test_start_up_warns_once_for_each_missing_secret(
+    environ: dict[str, str],
+    warnings: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What a missing secret turns off is said once, in words an operator can act on."""
+    monkeypatch.chdir(tmp_path)  # offline mode keeps its local secrets under ./var
+    with caplog.at_level(logging.WARNING, logger="handlers"):
+        build_router(Settings.from_env(environ), profiles=FakeProfiles())
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers"] == warnings
+
+
+def test_a_jwt_secret_verifies_hs256_sessions_beside_the_jwks() -> None:
+    """With SUPABASE_URL and the secret, a session signed with the secret is read (no JWKS fetch needed)."""
+    settings = Settings.from_env(
+        {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": SUPABASE_URL, "SUPABASE_JWT_SECRET": SECRET}
+    )
+    router = build_router(settings, profiles=FakeProfiles())
+    request = Request("POST", "/x", (("authorization", f"Bearer {make_token()}"),))
+    assert router.deps.sessions.user(request).id == USER_ID
