@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
+import responses
 
 from handlers.adapters.fetch_http import FetchStripePayments
 from handlers.adapters.jwks_keys import JWKSKeys, KeyChain
@@ -20,7 +22,7 @@ from handlers.offline.payments import OfflinePayments
 from handlers.session import HS256Keys, NoKeys
 from handlers.settings import Settings
 from tests.helpers.fake_fetch import FakeFetch
-from tests.helpers.fakes import SECRET, SUPABASE_URL, USER_ID, FakeProfiles, make_token
+from tests.helpers.fakes import SECRET, SUPABASE_URL, USER_ID, FakePayments, FakeProfiles, make_token
 
 EDGE = {
     "STRIPE_SECRET_KEY": "sk_test_edge0123456789",
@@ -224,3 +226,65 @@ def test_a_jwt_secret_verifies_hs256_sessions_beside_the_jwks() -> None:
     router = build_router(settings, profiles=FakeProfiles())
     request = Request("POST", "/x", (("authorization", f"Bearer {make_token()}"),))
     assert router.deps.sessions.user(request).id == USER_ID
+
+
+PORTAL_SESSION = {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/s"}
+STRIPE_SETTINGS = {
+    "STRIPE_SECRET_KEY": "sk_test_settings0123",
+    "STRIPE_API_BASE": "http://127.0.0.1:12111",
+    "STRIPE_TIMEOUT": "3.5",
+    "STRIPE_MAX_RETRIES": "1",
+    "STRIPE_RETRY_DELAY": "0",
+    "STRIPE_PORTAL_CONFIGURATION": "bpc_1",
+}
+
+
+def test_the_stripe_settings_reach_the_sdks_calls() -> None:
+    """STRIPE_API_BASE, _TIMEOUT, _MAX_RETRIES, _RETRY_DELAY and _PORTAL_CONFIGURATION all take effect."""
+    settings = Settings.from_env(STRIPE_SETTINGS)
+    payments = build_router(settings, profiles=FakeProfiles()).deps.payments
+    url = "http://127.0.0.1:12111/v1/billing_portal/sessions"
+    with responses.RequestsMock() as mocked:
+        mocked.post(url, status=500, json={"error": {"type": "api_error", "message": "try again"}})
+        mocked.post(url, json=PORTAL_SESSION)
+        assert payments.create_portal_session("cus_1", "https://app.example.com/a") == PORTAL_SESSION["url"]
+        first, second = mocked.calls
+    assert second.request.headers["Authorization"] == "Bearer sk_test_settings0123"
+    assert parse_qs(str(second.request.body)) == {
+        "customer": ["cus_1"],
+        "return_url": ["https://app.example.com/a"],
+        "configuration": ["bpc_1"],
+    }
+    assert 0 < first.request.req_kwargs["timeout"] <= 3.5  # type: ignore[attr-defined]
+
+
+def test_the_stripe_settings_reach_the_edges_fetch() -> None:
+    """At the edge the same settings shape the calls sent through fetch."""
+    fetch = FakeFetch((500, {"error": {"type": "api_error", "message": "try again"}}), (200, PORTAL_SESSION))
+    edge = create_edge({**EDGE, **STRIPE_SETTINGS}, fetch, profiles=FakeProfiles())
+    assert (
+        edge.router.deps.payments.create_portal_session("cus_1", "https://app.example.com/a")
+        == (PORTAL_SESSION["url"])
+    )
+    assert [sent.url for sent in fetch.sent] == ["http://127.0.0.1:12111/v1/billing_portal/sessions"] * 2
+    assert fetch.sent[1].form() == {
+        "customer": "cus_1",
+        "return_url": "https://app.example.com/a",
+        "configuration": "bpc_1",
+    }
+    assert fetch.sent[1].headers["Authorization"] == "Bearer sk_test_settings0123"
+    assert 0 < fetch.sent[0].timeout <= 3.5
+
+
+def test_the_supabase_settings_reach_the_rest_store() -> None:
+    """DATABASE_URL=supabase: the project's URL, both keys and SUPABASE_TIMEOUT shape each REST call."""
+    fetch = FakeFetch((200, {"id": USER_ID}))
+    edge = create_edge({**EDGE, "SUPABASE_TIMEOUT": "2.5"}, fetch, payments=FakePayments())
+    edge.router.deps.profiles.get(USER_ID, "user-token")
+    (sent,) = fetch.sent
+    assert sent.url.startswith("https://abcd.supabase.co/rest/v1/profiles?")
+    assert (sent.headers["apikey"], sent.headers["Authorization"], sent.timeout) == (
+        "anon",
+        "Bearer user-token",
+        2.5,
+    )
