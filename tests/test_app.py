@@ -19,10 +19,19 @@ from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.app import build_router, create_app, create_edge
 from handlers.http import Request
 from handlers.offline.payments import OfflinePayments
-from handlers.session import HS256Keys, NoKeys
+from handlers.router import Router
+from handlers.session import HS256Keys, NoKeys, NotSignedIn
 from handlers.settings import Settings
 from tests.helpers.fake_fetch import FakeFetch
-from tests.helpers.fakes import SECRET, SUPABASE_URL, USER_ID, FakePayments, FakeProfiles, make_token
+from tests.helpers.fakes import (
+    SECRET,
+    SUPABASE_URL,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_token,
+)
 
 EDGE = {
     "STRIPE_SECRET_KEY": "sk_test_edge0123456789",
@@ -278,13 +287,70 @@ def test_the_stripe_settings_reach_the_edges_fetch() -> None:
 
 def test_the_supabase_settings_reach_the_rest_store() -> None:
     """DATABASE_URL=supabase: the project's URL, both keys and SUPABASE_TIMEOUT shape each REST call."""
-    fetch = FakeFetch((200, {"id": USER_ID}))
+    fetch = FakeFetch((200, {"id": USER_ID}), (200, []))
     edge = create_edge({**EDGE, "SUPABASE_TIMEOUT": "2.5"}, fetch, payments=FakePayments())
     edge.router.deps.profiles.get(USER_ID, "user-token")
-    (sent,) = fetch.sent
-    assert sent.url.startswith("https://abcd.supabase.co/rest/v1/profiles?")
-    assert (sent.headers["apikey"], sent.headers["Authorization"], sent.timeout) == (
+    edge.router.deps.profiles.ping()
+    read, ping = fetch.sent
+    assert read.url.startswith("https://abcd.supabase.co/rest/v1/profiles?")
+    assert (read.headers["apikey"], read.headers["Authorization"], read.timeout) == (
         "anon",
         "Bearer user-token",
         2.5,
     )
+    assert (ping.headers["apikey"], ping.headers["Authorization"]) == ("service", "Bearer service")
+
+
+def signed_in(router: Router, *headers: tuple[str, str]) -> str | None:
+    """The user id the router's session reader reads from these headers, or None when refused."""
+    try:
+        return router.deps.sessions.user(Request("POST", "/x", headers)).id
+    except NotSignedIn:
+        return None
+
+
+@pytest.mark.parametrize("supabase_url", [None, SUPABASE_URL], ids=["secret-only", "secret-and-jwks"])
+def test_the_sessions_follow_supabase_url_the_jwt_secret_and_the_cookie_name(
+    supabase_url: str | None,
+) -> None:
+    """The secret verifies HS256 sessions, of SUPABASE_URL's issuer only; SUPABASE_AUTH_COOKIE is read."""
+    environ = {
+        "STRIPE_SECRET_KEY": "sk_test_1",
+        "SUPABASE_JWT_SECRET": SECRET,
+        "SUPABASE_AUTH_COOKIE": "my-session",
+    }
+    if supabase_url:
+        environ["SUPABASE_URL"] = supabase_url
+    router = build_router(Settings.from_env(environ), profiles=FakeProfiles())
+    issuer = None if supabase_url is None else "https://elsewhere.example.com/auth/v1"
+    assert signed_in(router, ("authorization", f"Bearer {make_token()}")) == USER_ID
+    assert signed_in(router, ("authorization", f"Bearer {make_token(iss=issuer)}")) == (
+        USER_ID if supabase_url is None else None
+    )
+    assert signed_in(router, ("cookie", cookie_header(make_token(), name="my-session"))) == USER_ID
+
+
+def test_without_the_jwt_secret_an_hs256_session_is_refused_not_a_500() -> None:
+    """SUPABASE_URL alone: only the JWKS verifies, and an HS256 token is simply not signed in."""
+    environ = {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": SUPABASE_URL}
+    router = build_router(Settings.from_env(environ), profiles=FakeProfiles())
+    assert signed_in(router, ("authorization", f"Bearer {make_token()}")) is None
+
+
+def test_create_app_reads_the_process_environment_and_takes_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """create_app() with no mapping reads os.environ; a keyword replaces the adapter it names."""
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_from_env")
+    monkeypatch.setenv("WORKER_THREADS", "3")
+    profiles, payments = FakeProfiles(), FakePayments()
+    app = create_app(profiles=profiles, payments=payments)
+    assert app.router.deps.settings.worker_threads == 3
+    assert (app.router.deps.profiles, app.router.deps.payments) == (profiles, payments)
+
+
+def test_create_edge_keeps_the_adapters_it_is_given() -> None:
+    """Overrides win at the edge too: given payments, profiles and keys are the ones used."""
+    profiles, payments, keys = FakeProfiles(), FakePayments(), HS256Keys(SECRET)
+    deps = create_edge(EDGE, FakeFetch(), profiles=profiles, payments=payments, signing_keys=keys).router.deps
+    assert (deps.profiles, deps.payments, deps.sessions._keys) == (profiles, payments, keys)
