@@ -71,3 +71,37 @@ def test_an_unwritable_folder_is_a_setting_error(tmp_path: Path) -> None:
 
     with pytest.raises(SettingsError, match=r"^cannot read or create .*/file/secret: \w+Error$"):
         local_jwt_secret(tmp_path / "file" / "secret")
+
+
+def test_each_generated_secret_is_announced_once_in_words_to_act_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One INFO line for the process's webhook secret, one WARNING naming the JWT secret's file."""
+    path = tmp_path / "var" / "local-jwt-secret"
+    with caplog.at_level(logging.INFO, logger="handlers"):
+        with_local_secrets(Settings(), path)
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            "handlers",
+            logging.INFO,
+            "STRIPE_WEBHOOK_SECRET is not set:"
+            " offline events are signed with a secret made for this process.",
+        ),
+        (
+            "handlers",
+            logging.WARNING,
+            "SUPABASE_JWT_SECRET is not set: offline mode accepts sessions signed with the local secret"
+            f" in {path}; print one with scripts/token EMAIL.",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("existing", ["", "var"], ids=["folders-missing", "folder-there"])
+def test_the_secret_file_is_made_in_missing_or_existing_folders(tmp_path: Path, existing: str) -> None:
+    """Missing folders are created, an existing one is used; nothing else is left in it."""
+    if existing:
+        (tmp_path / "deep" / existing).mkdir(parents=True)
+    path = tmp_path / "deep" / "var" / "local-jwt-secret"
+    secret = local_jwt_secret(path)
+    assert len(secret) == 64 and path.read_text("utf-8") == secret + "\n"
+    assert [p.name for p in path.parent.iterdir()] == ["local-jwt-secret"]
