@@ -273,3 +273,130 @@ def test_a_page_with_two_methods_allows_both(app: App) -> None:
         {"error": "Method not allowed"},
         "GET, POST",
     )
+
+
+def page(title: str, body: str) -> bytes:
+    """A stand-in page as it is sent."""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1>{body}</body></html>"
+    ).encode()
+
+
+def test_the_checkout_page_word_for_word(app: App, stand_in: OfflinePayments) -> None:
+    """Every price, the email (fixed when the session has one), quotes escaped in links."""
+    params = {
+        "mode": "payment",
+        "line_items": [{"price": "price_a", "quantity": 1}, {"price": "price_b", "quantity": 1}],
+        "customer_email": "ada@example.com",
+        "success_url": SUCCESS,
+        "cancel_url": 'https://app.example.com/no?q="x"',
+    }
+    path = stand_in.create_checkout_session(params, "key-words").removeprefix(BASE)
+    result = request(app, "GET", path)
+    assert (result.status, result.headers["cache-control"]) == (200, "no-store")
+    assert result.body == page(
+        "Offline checkout",
+        "<p>This is the <strong>offline</strong> Stripe stand-in: no payment is made.</p>"
+        "<p>Mode: payment<br>Price: price_a, price_b</p>"
+        '<form method="post"><label>Email <input type="email" name="email" value="ada@example.com" readonly>'
+        '</label> <button type="submit">Pay</button></form>'
+        '<p><a href="https://app.example.com/no?q=&quot;x&quot;">Cancel</a></p>',
+    )
+
+
+def test_a_bare_session_page_has_empty_fields_not_placeholders(app: App, stand_in: OfflinePayments) -> None:
+    """No email, no items, no cancel URL: an editable empty email field, no price, an empty link."""
+    path = stand_in.create_checkout_session({"mode": "payment"}, "key-bare").removeprefix(BASE)
+    assert request(app, "GET", path).body == page(
+        "Offline checkout",
+        "<p>This is the <strong>offline</strong> Stripe stand-in: no payment is made.</p>"
+        "<p>Mode: payment<br>Price: </p>"
+        '<form method="post"><label>Email <input type="email" name="email" value="">'
+        '</label> <button type="submit">Pay</button></form>'
+        '<p><a href="">Cancel</a></p>',
+    )
+
+
+def test_a_paid_checkout_page_links_to_the_success_url(app: App, stand_in: OfflinePayments) -> None:
+    """After paying, the page says so and continues to success_url with the session id filled in."""
+    path = open_checkout(stand_in, User("user-1", "ada@example.com"))
+    assert request(app, "POST", path).status == 303
+    session_id = path.rsplit("/", 1)[1]
+    assert request(app, "GET", path).body == page(
+        "Offline checkout",
+        "<p>This checkout is paid.</p>"
+        f'<p><a href="https://app.example.com/ok?session_id={session_id}">Continue</a></p>',
+    )
+
+
+def test_the_portal_page_word_for_word(app: App, stand_in: OfflinePayments) -> None:
+    """The offline portal: what it is, the customer, a way back."""
+    url = stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account")
+    assert request(app, "GET", url.removeprefix(BASE)).body == page(
+        "Offline billing portal",
+        "<p>This is the <strong>offline</strong> billing portal: there is nothing to manage.</p>"
+        "<p>Customer: cus_offline_1</p>"
+        '<p><a href="https://app.example.com/account">Return</a></p>',
+    )
+
+
+def test_the_event_is_handed_over_as_stripe_posts_it(
+    store: SQLiteProfiles, stand_in: OfflinePayments
+) -> None:
+    """Compact JSON, typed application/json, under the paying request's id; a form's bad bytes are no 500."""
+    router: Router = make_router(FakePayments(), store, SETTINGS, now=time.time())
+    seen: list[Request] = []
+
+    def spy(request: Request) -> Response:
+        seen.append(request)
+        return router.dispatch(request)
+
+    for prefix, methods in pages.routes(stand_in, spy).items():
+        router.add_prefix(prefix, methods)
+    path = open_checkout(stand_in, None)
+    answer = router.respond("POST", path, [("X-Request-Id", "pay-1")] + list(FORM.items()), b"email=\xff")
+    assert answer.status == 303
+    (delivered,) = seen
+    assert delivered.request_id == "pay-1"
+    assert delivered.header("content-type") == "application/json"
+    event = json.loads(delivered.body)
+    assert delivered.body == json.dumps(event, separators=(",", ":")).encode()
+    assert event["data"]["object"]["customer_details"] == {"email": "\ufffd"}
+
+
+def test_without_an_email_anywhere_the_event_has_none(
+    store: SQLiteProfiles, stand_in: OfflinePayments
+) -> None:
+    """A signed-out checkout paid without typing an email: the event's customer_details email is null."""
+    router: Router = make_router(FakePayments(), store, SETTINGS, now=time.time())
+    seen: list[Request] = []
+
+    def spy(request: Request) -> Response:
+        seen.append(request)
+        return router.dispatch(request)
+
+    for prefix, methods in pages.routes(stand_in, spy).items():
+        router.add_prefix(prefix, methods)
+    assert router.respond("POST", open_checkout(stand_in, None), [], b"").status == 303
+    assert json.loads(seen[0].body)["data"]["object"]["customer_details"] == {"email": None}
+
+
+def test_paying_without_a_webhook_secret_is_the_documented_500(stand_in: OfflinePayments) -> None:
+    """The stand-in cannot sign an event it has no secret for: the webhook's own 500 message."""
+    app = App(make_router(settings=Settings(), stand_in=stand_in), threads=1)
+    result = request(app, "POST", open_checkout(stand_in, None))
+    assert (result.status, result.json()) == (500, {"error": "Webhook is not configured"})
+
+
+def test_a_refused_event_is_logged_with_its_status_and_id(
+    app: App, stand_in: OfflinePayments, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the webhook's status and the event, so the refusal can be found."""
+    clock.now = time.time() - 3600
+    request(app, "POST", open_checkout(stand_in, User("user-1", "ada@example.com")))
+    (record,) = [r for r in caplog.records if r.name == "handlers.offline"]
+    assert record.levelname == "WARNING"
+    assert re.fullmatch(
+        r"offline checkout: the webhook answered 400 event=evt_offline_[0-9a-f]{24}", record.getMessage()
+    )
