@@ -673,3 +673,17 @@ def test_a_stale_customer_checkout_sends_two_exact_requests_with_their_own_keys(
     assert keys[0] != keys[1] and keys[1] == keys[2]
     assert all(re.fullmatch(r"checkout-[0-9a-f]{64}", key) for key in keys)
     assert profiles.forgotten == [(USER_ID, "cus_gone")]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"), [(logging.NOTSET, logging.WARNING), (logging.DEBUG, logging.DEBUG)]
+)
+def test_the_sdks_own_info_lines_are_quiet_unless_asked_for(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, before: int, after: int
+) -> None:
+    """The SDK's logger goes to WARNING (its INFO lines are noise); a level set on purpose stays."""
+    sdk_log = logging.getLogger("stripe")
+    monkeypatch.setattr(sdk_log, "level", before)
+    mocked.post(PORTAL_URL, json=PORTAL_SESSION)
+    payments().create_portal_session("cus_1", SUCCESS)
+    assert sdk_log.level == after
