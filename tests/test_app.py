@@ -19,6 +19,7 @@ from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.app import build_router, create_app, create_edge
 from handlers.http import Request
 from handlers.offline.payments import OfflinePayments
+from handlers.ports import PaymentsError
 from handlers.router import Router
 from handlers.session import HS256Keys, NoKeys, NotSignedIn
 from handlers.settings import Settings
@@ -32,6 +33,7 @@ from tests.helpers.fakes import (
     cookie_header,
     make_token,
 )
+from tests.helpers.jwks import es256, jwks
 
 EDGE = {
     "STRIPE_SECRET_KEY": "sk_test_edge0123456789",
@@ -354,3 +356,28 @@ def test_create_edge_keeps_the_adapters_it_is_given() -> None:
     profiles, payments, keys = FakeProfiles(), FakePayments(), HS256Keys(SECRET)
     deps = create_edge(EDGE, FakeFetch(), profiles=profiles, payments=payments, signing_keys=keys).router.deps
     assert (deps.profiles, deps.payments, deps.sessions._keys) == (profiles, payments, keys)
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    assert create_edge(EDGE, FakeFetch(), stand_in=stand_in).router.deps.payments is stand_in
+
+
+def test_stripe_max_retries_zero_makes_a_failure_final() -> None:
+    """STRIPE_MAX_RETRIES=0: one attempt, whatever Stripe answered."""
+    settings = Settings.from_env({**STRIPE_SETTINGS, "STRIPE_MAX_RETRIES": "0"})
+    payments = build_router(settings, profiles=FakeProfiles()).deps.payments
+    url = "http://127.0.0.1:12111/v1/billing_portal/sessions"
+    with responses.RequestsMock() as mocked:
+        mocked.post(url, status=500, json={"error": {"type": "api_error", "message": "try again"}})
+        with pytest.raises(PaymentsError):
+            payments.create_portal_session("cus_1", "https://app.example.com/a")
+        assert len(mocked.calls) == 1
+
+
+def test_an_es256_session_is_verified_with_the_projects_jwks_fetched_within_supabase_timeout() -> None:
+    """SUPABASE_URL's JWKS verifies asymmetric sessions; its fetch is bounded by SUPABASE_TIMEOUT."""
+    environ = {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": SUPABASE_URL, "SUPABASE_TIMEOUT": "2.5"}
+    router = build_router(Settings.from_env(environ), profiles=FakeProfiles())
+    key = es256()
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json", json=jwks(key))
+        assert signed_in(router, ("authorization", f"Bearer {key.token()}")) == USER_ID
+        assert mocked.calls[0].request.req_kwargs["timeout"] == 2.5  # type: ignore[attr-defined]
