@@ -1,7 +1,4 @@
-"""Stripe over the host's `fetch`: for runtimes without sockets, such as a Pyodide edge worker.
-
-The stripe SDK is imported when the first payment is made, never at import or construction.
-"""
+"""Stripe over the host's `fetch`: for runtimes without sockets, such as a Pyodide edge worker."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Supabase's asymmetric signing keys (ES256, RS256), from the project's JWKS endpoint, cached.
-
-The endpoint is read through a `Fetch`: the host's `fetch` at the edge, `requests` when none is given.
-"""
+"""Supabase's asymmetric signing keys (ES256, RS256), from the project's JWKS endpoint, cached."""
 
 from __future__ import annotations
 
