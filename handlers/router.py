@@ -1,7 +1,6 @@
 """The one way from a plain request to the bytes answered, shared by every entry point.
 
 match -> body limit -> CORS -> pure checks -> handler -> errors to JSON -> response schema -> bytes.
-The ASGI shim and the edge entry only move bytes in and out.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ STORE_UNAVAILABLE = "Billing information is unavailable right now. Please try ag
 T = TypeVar("T")
 Handler = Callable[[Request, Deps], Response]
 Call = Callable[[], Response]
+Pairs = Iterable[tuple[str, str]]
 # One encoder for every response: json.dumps with options builds a new one per call.
 _to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -49,8 +49,7 @@ class Answer(NamedTuple):
 class Route:
     """How one method on one path is answered, and the schemas its bodies must satisfy.
 
-    `prepare` makes the checks that need no I/O (an HTTPError refuses) and returns the handler's call,
-    bound to what they produced; the host runs that call where I/O may block.
+    `prepare` makes the checks that need no I/O and returns the handler's call, bound to what they produced.
     """
 
     prepare: Callable[[Request, Deps], Call]
@@ -119,7 +118,7 @@ class Router:
         return methods[method]
 
     def head(
-        self, method: str, path: str, headers: Iterable[tuple[str, str]], query: str = "", client: str = ""
+        self, method: str, path: str, headers: Pairs, query: str = "", client: str = ""
     ) -> Answer | Pending:
         """What the head alone decides (a preflight, 404, 405, 413 by Content-Length), else the Pending."""
         method = method.upper()
@@ -153,13 +152,7 @@ class Router:
         return lambda: self._finish(headers, rid, self.run(route, request, call))
 
     def respond(
-        self,
-        method: str,
-        path: str,
-        headers: Iterable[tuple[str, str]],
-        body: bytes,
-        query: str = "",
-        client: str = "",
+        self, method: str, path: str, headers: Pairs, body: bytes, query: str = "", client: str = ""
     ) -> Answer:
         """The whole pipeline in one call, for hosts that hold the whole body; never raises."""
         head = self.head(method, path, headers, query, client)
@@ -171,11 +164,7 @@ class Router:
         found = self.match(request.method, request.path)
         if isinstance(found, Response):
             return found
-        try:
-            call = found.prepare(request, self.deps)
-        except Exception as exc:
-            return self.failed(found, request, exc)
-        return self.run(found, request, call)
+        return self.run(found, request, lambda: found.prepare(request, self.deps)())
 
     def run(self, route: Route, request: Request, call: Call) -> Response:
         """The handler's response, checked against the contract; never raises."""
@@ -235,11 +224,8 @@ def _one_segment(path: str, prefix: str) -> bool:
 
 
 def _encode(response: Response, request_id: str) -> Answer:
-    """Headers and bytes for `response`: JSON, or a page's bytes with its own content-type.
-
-    A 204 has no body, so it names no content-type and (RFC 9110, section 8.6) no content-length.
-    """
-    if response.status == 204:
+    """Headers and bytes for `response`: JSON, or a page's bytes with its own content-type."""
+    if response.status == 204:  # no body, so no content-type and (RFC 9110, 8.6) no content-length
         return Answer(204, [("x-request-id", request_id), *response.headers], b"")
     raw = isinstance(response.body, bytes)
     body = response.body if raw else _to_json(response.body).encode()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import re
 import time
@@ -134,13 +133,12 @@ def _unverified_header(token: str) -> dict[str, Any]:
     """
     import jwt
 
-    head = token.split(".", 1)[0]
     try:
-        header = json_depth.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        header = json_depth.loads(_b64decode(token.split(".", 1)[0]))
     except json_depth.TooDeep as exc:
         # Not for pyjwt either: it would parse the header again, recursing all the way down.
         raise InvalidToken("token header nested too deep") from exc
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error included
         header = None
     # A malformed token takes pyjwt's own path, for its exact error.
     return header if isinstance(header, dict) else jwt.get_unverified_header(token)
@@ -175,15 +173,14 @@ def _joined_chunks(cookies: Mapping[str, str], name: str) -> str:
 
 
 def _decode(value: str) -> dict[str, Any] | None:
-    text = value
-    if value.startswith("base64-"):
-        encoded = value[len("base64-") :]
-        try:
-            text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return None
     try:
-        session = json_depth.loads(text)
-    except ValueError:  # json_depth.TooDeep: nesting too deep to parse is no session either
+        if value.startswith("base64-"):
+            value = _b64decode(value.removeprefix("base64-")).decode("utf-8")
+        session = json_depth.loads(value)
+    except ValueError:  # binascii.Error, UnicodeError, json_depth.TooDeep: no session either
         return None
     return session if isinstance(session, dict) else None
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
