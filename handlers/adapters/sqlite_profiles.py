@@ -114,9 +114,14 @@ class SQLiteProfiles:
             raise StoreError(f"profile update failed: {type(exc).__name__}") from exc
 
     def ping(self) -> None:
-        """Raise StoreError unless the file opens and has the table."""
+        """Raise StoreError unless the file opens and has the table; a lock is waited on 1.5 s at most."""
         try:
-            self._connection().execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
+            db = self._connection()
+            db.execute("PRAGMA busy_timeout = 1500")  # so /healthz answers within 2 s
+            try:
+                db.execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
         except sqlite3.Error as exc:
             raise StoreError(f"profile store unavailable: {type(exc).__name__}") from exc
 

@@ -20,6 +20,8 @@ OUTCOMES = ("applied", "duplicate", "stale", "unmatched")
 COLUMNS = "id,email,customer_id,price_id,has_access"
 SINGLE_OBJECT = "application/vnd.pgrst.object+json"
 NO_ROWS = "PGRST116"
+# A health probe gives up after this long, so /healthz answers within 2 s.
+PING_SECONDS = 1.5
 
 
 class SupabaseProfiles:
@@ -124,6 +126,7 @@ class SupabaseProfiles:
             "profile ping",
             query={"select": "id", "limit": "1"},
             headers={**self._service_headers(), "Accept-Profile": "public"},
+            timeout=min(self._timeout, PING_SECONDS),
         )
         if response.status != 200:
             raise StoreError(f"profile ping failed: HTTP {response.status} {_code(response)}")
@@ -140,12 +143,13 @@ class SupabaseProfiles:
         headers: Mapping[str, str],
         query: Mapping[str, str] | None = None,
         payload: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> _Answer:
         url = f"{self._rest}{path}" + (f"?{urlencode(query)}" if query else "")
         # The bytes requests' `json=` sends: the same separators, NaN refused.
         body = None if payload is None else json.dumps(payload, allow_nan=False).encode()
         try:
-            status, _, content = self._fetch(method, url, headers, body, self._timeout)
+            status, _, content = self._fetch(method, url, headers, body, timeout or self._timeout)
         except TimeoutError as exc:
             raise StoreError(f"{what} timed out") from exc
         except Exception as exc:
