@@ -1,7 +1,8 @@
-"""Fixtures shared by several test modules: the throwaway PostgreSQL servers."""
+"""Fixtures shared by several test modules: the throwaway PostgreSQL servers, the service's logger."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -28,3 +29,12 @@ def _supabase_database() -> Iterator[SupabaseDatabase]:
 
     with supabase_server() as database:
         yield database
+
+
+@pytest.fixture(autouse=True)
+def _restore_the_service_logger() -> Iterator[None]:
+    """create_app gives the `handlers` logger a handler of its own and stops propagation: undo it after."""
+    logger = logging.getLogger("handlers")
+    kept = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = kept

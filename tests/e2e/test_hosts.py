@@ -1,4 +1,4 @@
-"""The README's deploy commands, run exactly as written (bound to loopback): every ASGI host serves the app."""
+"""The README's deploy commands, run as written (bound to loopback): every ASGI host serves the app."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_the_readme_names_a_command_for_every_host() -> None:
 
 @pytest.mark.parametrize("host", HOSTS)
 def test_the_readmes_command_serves_the_api(host: str, tmp_path: Path) -> None:
-    """Under `host`: 400 for an empty checkout, 200 /healthz, offline loops that pay, and our own log lines."""
+    """Under `host`: 400 for an empty checkout, 200 /healthz, offline loops that pay, our own log lines."""
     port = free_port()
     command = local(readme_commands()[host], port)
 

@@ -1,4 +1,4 @@
-"""The production install as a new operator makes it: a clean venv, `pip install '.[uvicorn]'`, the README's command.
+"""The production install as an operator makes it: a clean venv, `pip install '.[uvicorn]'`, the README.
 
 Each test builds a fresh virtual environment through the package index (pip's cache makes a second run
 quicker); both take a minute or so.

@@ -1,4 +1,4 @@
-"""The service's own log lines under each host's own command: time, level, logger, request id, access lines."""
+"""The service's own log lines under each host's own command: time, level, logger, request id, access."""
 
 from __future__ import annotations
 
@@ -46,11 +46,16 @@ def exchange(url: str) -> None:
         pytest.param(python_m_handlers, id="python-m-handlers"),
     ],
 )
-def test_own_lines_have_time_level_logger_and_an_access_line_per_request(command: object, tmp_path: Path) -> None:
+def test_own_lines_have_time_level_logger_and_an_access_line_per_request(
+    command: object, tmp_path: Path
+) -> None:
     """INFO and WARNING lines print with time, level and logger; each request logs one access line."""
     port = free_port()
     env = clean_env(
-        STRIPE_SECRET_KEY=KEY, DATABASE_URL=f"sqlite:///{tmp_path}/p.sqlite3", HOST="127.0.0.1", PORT=str(port)
+        STRIPE_SECRET_KEY=KEY,
+        DATABASE_URL=f"sqlite:///{tmp_path}/p.sqlite3",
+        HOST="127.0.0.1",
+        PORT=str(port),
     )
     assert callable(command)
 
@@ -59,8 +64,12 @@ def test_own_lines_have_time_level_logger_and_an_access_line_per_request(command
         log = server.log()
 
     assert re.search(rf"^{LOG_TIME} INFO handlers \[-\] stripe: test mode$", log, re.M), log
-    assert re.search(rf"^{LOG_TIME} WARNING handlers \[-\] webhook: STRIPE_WEBHOOK_SECRET is not set", log, re.M)
-    access = re.findall(rf"^{LOG_TIME} INFO handlers\.access \[(log-\d)\] (\w+ \S+ \d+) \d+\.\dms$", log, re.M)
+    assert re.search(
+        rf"^{LOG_TIME} WARNING handlers \[-\] webhook: STRIPE_WEBHOOK_SECRET is not set", log, re.M
+    )
+    access = re.findall(
+        rf"^{LOG_TIME} INFO handlers\.access \[(log-\d)\] (\w+ \S+ \d+) \d+\.\dms$", log, re.M
+    )
     assert access == [("log-1", "POST /api/stripe/create-checkout 400"), ("log-2", "GET /healthz 200")], log
     assert KEY not in log
 
@@ -76,7 +85,9 @@ def test_json_lines_and_no_access_lines_when_asked(tmp_path: Path) -> None:
         log = server.log()
 
     ours = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    assert {"stripe: test mode", "cors: off (ALLOWED_ORIGINS is not set)"} <= {line["message"] for line in ours}
+    assert {"stripe: test mode", "cors: off (ALLOWED_ORIGINS is not set)"} <= {
+        line["message"] for line in ours
+    }
     assert all(set(line) >= {"time", "level", "logger", "request_id", "message"} for line in ours)
     assert all(line["logger"] != "handlers.access" for line in ours)
     assert "/healthz" not in log

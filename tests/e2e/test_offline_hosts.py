@@ -1,4 +1,4 @@
-"""The offline stand-in under real hosts: links from where the request arrived, and several worker processes."""
+"""The offline stand-in under real hosts: links from where the request arrived, several worker processes."""
 
 from __future__ import annotations
 
@@ -30,7 +30,14 @@ def hypercorn_factory(port: int, *options: str) -> list[str]:
 def uvicorn_factory(port: int, *options: str) -> list[str]:
     """uvicorn serving the factory."""
     address = ["--host", "127.0.0.1", "--port", str(port)]
-    return [str(BIN / "uvicorn"), "--factory", "handlers.app:create_app", *options, *address, "--no-access-log"]
+    return [
+        str(BIN / "uvicorn"),
+        "--factory",
+        "handlers.app:create_app",
+        *options,
+        *address,
+        "--no-access-log",
+    ]
 
 
 def test_offline_links_point_where_the_request_arrived(tmp_path: Path) -> None:

@@ -90,7 +90,9 @@ def test_check_store_refuses_to_start_while_the_store_is_down(command: list[str]
     )
     argv = [*command, "--port", str(port)] if "uvicorn" in command[0] else command
 
-    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
@@ -123,7 +125,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
 
 
 def test_an_unresolvable_host_is_one_line(tmp_path: Path) -> None:
-    """A HOST that names no address exits 1 with one line naming HOST (glibc refuses it without asking DNS)."""
+    """A HOST that names no address exits 1 with one line naming HOST (glibc refuses it without DNS)."""
     env = clean_env(HOST="host..invalid", PORT="8000", DATABASE_URL=f"sqlite:///{tmp_path}/p.sqlite3")
 
     done = subprocess.run(

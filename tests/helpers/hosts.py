@@ -85,7 +85,12 @@ def running(
     output = folder / "output.log"
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            list(argv), cwd=folder, env=dict(env), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            list(argv),
+            cwd=folder,
+            env=dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         server = Running(f"http://127.0.0.1:{port}", port, folder, output, process)
         try:
@@ -126,7 +131,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def start_once(argv: Sequence[str], folder: Path, env: Mapping[str, str], seconds: float = 60) -> tuple[int, str]:
+def start_once(
+    argv: Sequence[str], folder: Path, env: Mapping[str, str], seconds: float = 60
+) -> tuple[int, str]:
     """Run a command that should stop by itself (a refused start-up): its exit code and output."""
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
