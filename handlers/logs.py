@@ -58,17 +58,22 @@ class _Stderr(logging.Handler):
             self.handleError(record)
 
 
+# Ours, and the PostgreSQL driver's pool, whose warnings (a refused connection) would print bare.
+LOGGERS = {"handlers": logging.INFO, "psycopg": logging.WARNING}
+
+
 def configure(log_format: str = "text") -> None:
-    """Send the `handlers` loggers' INFO and above to stderr in `log_format` (text or json), once."""
-    logger = logging.getLogger("handlers")
-    for old in [handler for handler in logger.handlers if isinstance(handler, _Stderr)]:
-        logger.removeHandler(old)
+    """Send our loggers' lines to stderr in `log_format` (text or json); calling it again replaces it."""
     handler = _Stderr()
     handler.addFilter(_RequestId())
     handler.setFormatter(JSONFormatter() if log_format == "json" else logging.Formatter(TEXT))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    for name, level in LOGGERS.items():
+        logger = logging.getLogger(name)
+        for old in [found for found in logger.handlers if isinstance(found, _Stderr)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 def access(method: str, path: str, status: int, request_id: str, seconds: float) -> None:

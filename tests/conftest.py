@@ -32,9 +32,10 @@ def _supabase_database() -> Iterator[SupabaseDatabase]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_the_service_logger() -> Iterator[None]:
-    """create_app gives the `handlers` logger a handler of its own and stops propagation: undo it after."""
-    logger = logging.getLogger("handlers")
-    kept = (list(logger.handlers), logger.propagate, logger.level)
+def _restore_the_service_loggers() -> Iterator[None]:
+    """create_app gives our loggers a handler of their own and stops propagation: undo it after."""
+    loggers = [logging.getLogger(name) for name in ("handlers", "psycopg")]
+    kept = [(list(logger.handlers), logger.propagate, logger.level) for logger in loggers]
     yield
-    logger.handlers[:], logger.propagate, logger.level = kept
+    for logger, (handlers, propagate, level) in zip(loggers, kept, strict=True):
+        logger.handlers[:], logger.propagate, logger.level = handlers, propagate, level

@@ -73,3 +73,13 @@ def test_an_access_line_cannot_be_split_by_the_path(capsys: pytest.CaptureFixtur
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
     assert lines[0].endswith("[req-2] GET /x\\n2026-01-01 00:00:00,000 INFO handlers [-] forged 404 0.0ms")
+
+
+def test_the_database_pools_warnings_are_formatted_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """psycopg's pool warns of refused connections: those lines get our format; its INFO does not print."""
+    logs.configure("text")
+    logging.getLogger("psycopg.pool").warning("error connecting in 'pool-1'")
+    logging.getLogger("psycopg.pool").info("quiet")
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(rf"{TIME} WARNING psycopg\.pool \[-\] error connecting in 'pool-1'", line)
