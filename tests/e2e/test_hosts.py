@@ -43,7 +43,7 @@ def test_the_readmes_command_serves_the_api(host: str, tmp_path: Path) -> None:
             email = {"email": f"buyer{n}@example.com"}
             pay = requests.post(url["url"], data=email, timeout=10, allow_redirects=False)
             paid.append((page.status_code, pay.status_code, pay.headers.get("location", "").split("=")[0]))
-        log = server.log()
+        log = server.log_with(f"[probe-{host}] GET /healthz")
 
     assert (empty.status_code, empty.json()) == (400, {"error": EMPTY})
     assert (health.status_code, health.json()) == (200, {"status": "ok", "profiles": "ok"})

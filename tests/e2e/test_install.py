@@ -72,7 +72,7 @@ def test_scripts_serve_installs_only_what_serving_needs(tmp_path: Path) -> None:
 
     with running([str(copy / "scripts" / "serve")], copy, port, env, up_seconds=INSTALL_SECONDS) as server:
         health = requests.get(f"{server.url}/healthz", headers={"X-Request-Id": "serve-1"}, timeout=10)
-        log = server.log()
+        log = server.log_with("[serve-1] GET /healthz")
 
     assert health.status_code == 200
     assert not installed(copy / ".venv") & set(DEV_ONLY)

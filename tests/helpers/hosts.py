@@ -41,6 +41,13 @@ class Running:
         """Everything the process wrote so far."""
         return self.output.read_text("utf-8", "replace")
 
+    def log_with(self, text: str, seconds: float = 10.0) -> str:
+        """The output once it holds `text` (a line logged after its response was sent comes a bit later)."""
+        deadline = time.monotonic() + seconds
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return log
+
 
 def readme_commands(readme: Path = ROOT / "README.md") -> dict[str, str]:
     """The host commands of the README's "Deploying" section, by host name, exactly as written there."""
