@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,14 +19,17 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+# Told of each answered request: method, path, status, request id, seconds from head to last byte.
+Access = Callable[[str, str, int, str, float], None]
 
 
 class App:
     """An ASGI application over a Router."""
 
-    def __init__(self, router: Router, *, threads: int | None = None) -> None:
-        """`threads` handler threads, by default the WORKER_THREADS setting."""
+    def __init__(self, router: Router, *, threads: int | None = None, access: Access | None = None) -> None:
+        """`threads` handler threads, by default the WORKER_THREADS setting; `access` hears each answer."""
         self.router = router
+        self.access = access
         # Sized on purpose: the default pool would let only cpu_count + 4 Stripe calls overlap.
         workers = threads or router.deps.settings.worker_threads
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
@@ -37,6 +41,7 @@ class App:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         client = scope.get("client")
         head = self.router.head(
             scope["method"],
@@ -59,6 +64,9 @@ class App:
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
+        if self.access is not None:
+            rid = next((value for name, value in answer.headers if name == "x-request-id"), "-")
+            self.access(scope["method"], scope["path"], answer.status, rid, time.perf_counter() - started)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The body, read no further than past the limit (the Router answers 413 then); None on disconnect."""

@@ -708,6 +708,8 @@ def main() -> None:
         "SUPABASE_JWT_SECRET": JWT_SECRET,
         "STRIPE_SECRET_KEY": "sk_test_bench0123456789",
         "STRIPE_API_BASE": f"http://127.0.0.1:{emulator_port}",
+        # The peers log no line per request, and the figures in docs/performance.md were taken without.
+        "ACCESS_LOG": "off",
     }
     run = Run(
         args, folder, session_cookie("bench-user-without-billing-account", now), cookies_file, cookies, env

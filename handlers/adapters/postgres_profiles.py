@@ -22,6 +22,8 @@ _APPLY = "SELECT public.apply_stripe_event(%s, %s, %s, %s, %s, %s, %s)"
 _FORGET = "UPDATE public.profiles SET customer_id = NULL WHERE id = %s AND customer_id = %s"
 
 T = TypeVar("T")
+# A health probe waits this long for a connection or an answer, so /healthz answers within 2 s.
+PING_SECONDS = 1.5
 
 
 class PostgresProfiles:
@@ -91,8 +93,13 @@ class PostgresProfiles:
         self._run(lambda db: db.execute(_FORGET, (key, customer_id)), "profile update")
 
     def ping(self) -> None:
-        """Raise StoreError unless the server answers and has the table."""
-        self._run(lambda db: db.execute("SELECT 1 FROM public.profiles LIMIT 1").fetchall(), "profile ping")
+        """Raise StoreError unless the server answers and has the table, within PING_SECONDS."""
+
+        def probe(db: psycopg.Connection[Any]) -> None:
+            db.execute(f"SET LOCAL statement_timeout = {int(PING_SECONDS * 1000)}")
+            db.execute("SELECT 1 FROM public.profiles LIMIT 1").fetchall()
+
+        self._run(probe, "profile ping", wait=PING_SECONDS)
 
     def close(self) -> None:
         """Close the pool, when it was opened."""
@@ -101,9 +108,9 @@ class PostgresProfiles:
                 self._pool.close()
                 self._pool = None
 
-    def _run(self, work: Callable[[psycopg.Connection[Any]], T], what: str) -> T:
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], what: str, wait: float | None = None) -> T:
         try:
-            with self._connection_pool().connection() as db:
+            with self._connection_pool().connection(timeout=wait) as db:
                 return work(db)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             # The type only: a driver message can quote the connection string.

@@ -88,10 +88,16 @@ class SQLiteProfiles:
         self._run("profile update failed", lambda db: db.execute(forget, (user_id, customer_id)))
 
     def ping(self) -> None:
-        """Raise StoreError unless the file opens and has the table."""
-        self._run(
-            "profile store unavailable", lambda db: db.execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
-        )
+        """Raise StoreError unless the file opens and has the table; a lock is waited on 1.5 s at most."""
+
+        def check(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA busy_timeout = 1500")  # so /healthz answers within 2 s
+            try:
+                db.execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+
+        self._run("profile store unavailable", check)
 
     def _run(self, failed: str, work: Callable[[sqlite3.Connection], T]) -> T:
         try:

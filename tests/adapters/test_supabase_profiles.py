@@ -18,6 +18,7 @@ from handlers.edge import Edge
 from handlers.http import Request
 from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.helpers.asgi_client import expect
+from tests.helpers.fake_fetch import FakeFetch
 from tests.helpers.fakes import USER_ID, FakePayments, make_router, make_token
 from tests.helpers.stripe_events import ADA, applied, checkout_session, deliver, event, webhook_app
 
@@ -499,3 +500,14 @@ def test_a_failed_forget_is_a_store_error(
     with pytest.raises(StoreError) as caught:
         store.forget_customer(USER_ID, "cus_gone")
     assert str(caught.value) == message
+
+
+def test_ping_waits_at_most_a_second_and_a_half() -> None:
+    """A health probe's call has its own short timeout, so /healthz answers within 2 s; reads keep theirs."""
+    fetch = FakeFetch((200, []), (406, {"code": "PGRST116"}))
+    store = SupabaseProfiles("https://abcd.supabase.co", "anon", "service", timeout=5.0, fetch=fetch)
+
+    store.ping()
+    store.get(USER_ID, access_token=USER_TOKEN)
+
+    assert [sent.timeout for sent in fetch.sent] == [1.5, 5.0]

@@ -80,7 +80,7 @@ def request(app: App, method: str, path: str, body: bytes = b"") -> Result:
 
 
 def test_checkout_page_shows_the_session_and_a_pay_button(app: App, stand_in: OfflinePayments) -> None:
-    """GET answers an HTML page naming the offline stand-in, the price, and a POST form with Pay."""
+    """GET answers a styled, mobile-friendly HTML page marked offline, with the price, the email and Pay."""
     path = open_checkout(stand_in, User("user-1", "ada@example.com"))
 
     result = request(app, "GET", path)
@@ -89,12 +89,59 @@ def test_checkout_page_shows_the_session_and_a_pay_button(app: App, stand_in: Of
     assert result.headers["content-type"] == "text/html; charset=utf-8"
     assert result.headers["content-length"] == str(len(result.body))
     page = result.body.decode()
-    assert "<strong>offline</strong> Stripe stand-in" in page
-    assert "Mode: subscription<br>Price: price_pro" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "<style>" in page and "@media" in page
+    assert '<p class="banner" role="note">Offline test checkout: no real payment is made</p>' in page
+    assert "<dt>Price</dt><dd>price_pro</dd>" in page
+    assert "<dt>Billing</dt><dd>Subscription</dd>" in page
     assert '<form method="post">' in page
-    assert '<input type="email" name="email" value="ada@example.com" readonly>' in page
+    assert (
+        '<input id="email" type="email" name="email" autocomplete="email" value="ada@example.com" readonly>'
+        in page
+    )
     assert '<button type="submit">Pay</button>' in page
     assert f'<a href="{CANCEL}">Cancel</a>' in page
+
+
+def test_a_signed_out_checkout_asks_for_an_email(app: App, stand_in: OfflinePayments) -> None:
+    """Signed out, the email field is empty and required, and the page says the email links the purchase."""
+    page = request(app, "GET", open_checkout(stand_in, None, "payment")).body.decode()
+
+    assert '<input id="email" type="email" name="email" autocomplete="email" value="" required>' in page
+    assert "<dt>Billing</dt><dd>One-time payment</dd>" in page
+
+
+@pytest.mark.parametrize("email", ["", "   ", "not-an-email"])
+def test_a_signed_out_payment_needs_an_email(
+    app: App, stand_in: OfflinePayments, store: SQLiteProfiles, email: str
+) -> None:
+    """Signed out without a usable email: 400 with the form again and the reason; nothing is paid."""
+    path = open_checkout(stand_in, None, "payment")
+
+    result = request(app, "POST", path, urlencode({"email": email}).encode())
+
+    assert result.status == 400
+    assert result.headers["content-type"] == "text/html; charset=utf-8"
+    page = result.body.decode()
+    assert '<p class="error" role="alert">Enter your email address to pay.</p>' in page
+    assert '<button type="submit">Pay</button>' in page
+    session = stand_in.checkout_session(path.rsplit("/", 1)[1])
+    assert session is not None and session.get("status") != "complete"
+
+
+def test_an_expired_checkout_shows_a_page(app: App, stand_in: OfflinePayments, clock: Clock) -> None:
+    """A day after it was made, the link answers 410 with an HTML page linking back; Pay is refused too."""
+    path = open_checkout(stand_in, User("user-1", "ada@example.com"))
+    clock.now = time.time() + 25 * 3600
+
+    shown = request(app, "GET", path)
+    paid = request(app, "POST", path)
+
+    assert (shown.status, paid.status) == (410, 410)
+    assert shown.headers["content-type"] == "text/html; charset=utf-8"
+    page = shown.body.decode()
+    assert "<h1>This checkout has expired</h1>" in page
+    assert f'<a href="{CANCEL}">Go back</a>' in page
 
 
 def test_paying_delivers_a_signed_event_and_redirects(
@@ -217,14 +264,31 @@ def test_the_delivered_event_has_stripes_shape(store: SQLiteProfiles, stand_in: 
         pytest.param("GET", "/offline/checkout/cs_offline_unknown", id="unknown-checkout"),
         pytest.param("POST", "/offline/checkout/cs_offline_unknown", id="pay-unknown"),
         pytest.param("GET", "/offline/portal/bps_offline_9", id="unknown-portal"),
-        pytest.param("GET", "/offline/checkout/", id="no-id"),
-        pytest.param("GET", "/offline/checkout/a/b", id="two-segments"),
-        pytest.param("GET", "/offline/checkout", id="bare-prefix"),
     ],
 )
-def test_unknown_offline_paths_are_404_json(app: App, method: str, path: str) -> None:
-    """Unknown sessions and malformed paths answer the JSON 404."""
+def test_unknown_sessions_show_an_html_page(app: App, method: str, path: str) -> None:
+    """An unknown checkout or portal link answers 404 with a page a person can read, not raw JSON."""
     result = request(app, method, path)
+
+    assert result.status == 404
+    assert result.headers["content-type"] == "text/html; charset=utf-8"
+    page = result.body.decode()
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "<h1>This link is not valid</h1>" in page
+    assert '{"error"' not in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/offline/checkout/", id="no-id"),
+        pytest.param("/offline/checkout/a/b", id="two-segments"),
+        pytest.param("/offline/checkout", id="bare-prefix"),
+    ],
+)
+def test_malformed_offline_paths_are_404_json(app: App, path: str) -> None:
+    """Paths no page serves answer the router's JSON 404."""
+    result = request(app, "GET", path)
 
     assert (result.status, result.json()) == (404, {"error": "Not found"})
 
@@ -251,7 +315,7 @@ def test_wrong_method_on_a_page_is_405(app: App) -> None:
 
 
 def test_portal_page_links_back(app: App, stand_in: OfflinePayments) -> None:
-    """The portal page says it is the offline portal and links to return_url, HTML-escaped."""
+    """The portal page is marked offline, names the customer and links to return_url, HTML-escaped."""
     url = stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account?a=1&b=<2>")
 
     result = request(app, "GET", url.removeprefix(BASE))
@@ -259,8 +323,10 @@ def test_portal_page_links_back(app: App, stand_in: OfflinePayments) -> None:
     assert result.status == 200
     assert result.headers["content-type"] == "text/html; charset=utf-8"
     page = result.body.decode()
-    assert "<strong>offline</strong> billing portal" in page
-    assert "Customer: cus_offline_1" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert '<p class="banner" role="note">Offline test billing portal: there is nothing to manage</p>' in page
+    assert "<h1>Offline billing portal</h1>" in page
+    assert "<p>Customer: cus_offline_1</p>" in page
     assert '<a href="https://app.example.com/account?a=1&amp;b=&lt;2&gt;">Return</a>' in page
 
 
