@@ -202,11 +202,7 @@ class Router:
         if isinstance(response.body, bytes):  # a page: HTML is outside the JSON contract
             return response
         schema = route.ok_schema if response.status < 400 else route.error_schema
-        body = response.body
-        if isinstance(body, dict) and len(body) == 1 and isinstance(body.get("error"), str):
-            problem = self.deps.contract.error_body_problem(schema, body["error"])
-        else:
-            problem = self.deps.contract.first_error(schema, body)
+        problem = self.deps.contract.first_error(schema, response.body)
         if problem is None:
             return response
         log.error("response breaks %s request_id=%s: %s", schema, request.request_id, problem)

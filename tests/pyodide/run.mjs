@@ -16,8 +16,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = "/home/pyodide/project";
 const SHIM = "/home/pyodide/shim";
 // Only what the handlers need to answer a request; the rest loads for the tests.
-const CORE = ["pyjwt", "jsonschema", "attrs", "referencing", "jsonschema_specifications",
-  "typing_extensions", "pyrsistent", "pyrsistent_as_rpds_py"];
+const CORE = ["pyjwt"];
 
 function runtime() {
   return typeof Deno === "undefined" ? `Node ${process.version}` : `Deno ${Deno.version.deno}`;
