@@ -14,15 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
 
 from . import contract
-from .asgi import App
 from .checkout import create_checkout, read_checkout
 from .contract import Contract
 from .deps import Deps
 from .edge import Edge
 from .health import healthz
-from .offline import pages
-from .offline.local_secrets import with_local_secrets
-from .offline.payments import OfflinePayments
 from .openapi import SERVED_SCHEMAS, openapi_document, schema_file
 from .portal import create_portal
 from .ports import Payments, Profiles, SigningKeys, StoreError
@@ -34,6 +30,8 @@ from .webhook import stripe_webhook
 
 if TYPE_CHECKING:
     from .adapters.fetch import Fetch
+    from .asgi import App
+    from .offline.payments import OfflinePayments
 
 log = logging.getLogger("handlers")
 T = TypeVar("T")
@@ -63,6 +61,10 @@ class Overrides(TypedDict, total=False):
 
 def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Overrides]) -> App:
     """The ASGI app from the environment; a bad setting stops start-up with its name."""
+    # The ASGI shim and the offline stand-in are imported where they are used: an edge worker's cold
+    # start compiles neither (in Pyodide, the stand-in's pages alone cost 40 ms of imports).
+    from .asgi import App
+
     settings = _configured(lambda: Settings.from_env(os.environ if environ is None else environ))
     return App(_configured(lambda: build_router(settings, **overrides)))
 
@@ -106,6 +108,9 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
     if payments is None and settings.stripe_secret_key:
         payments = _payments(settings)
     elif payments is None:
+        from .offline.local_secrets import with_local_secrets
+        from .offline.payments import OfflinePayments
+
         settings = with_local_secrets(settings)
         log.warning(
             "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
@@ -124,6 +129,8 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
     )
     router = Router(deps, API_ROUTES)
     if stand_in is not None:  # an optional feature adds routes; it is never switched off at run time
+        from .offline import pages
+
         for prefix, methods in pages.routes(stand_in, router.dispatch).items():
             router.add_prefix(prefix, methods)
     return router
