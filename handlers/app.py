@@ -18,16 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
 
 from . import contract, logs, summary
-from .asgi import App
 from .checkout import create_checkout, read_checkout
 from .contract import Contract
 from .deps import Deps
 from .edge import Edge
 from .health import healthz
 from .http import Request, Response
-from .lazy_app import LazyApp
-from .offline import pages
-from .offline.local_secrets import JWT_SECRET_FILE, with_local_secrets
+from .offline.local_secrets import JWT_SECRET_FILE
 from .offline.origin import request_origin
 from .offline.payments import OfflinePayments
 from .openapi import SERVED_SCHEMAS, openapi_document, schema_file
@@ -41,6 +38,8 @@ from .webhook import stripe_webhook
 
 if TYPE_CHECKING:
     from .adapters.fetch import Fetch
+    from .asgi import App
+    from .offline.payments import OfflinePayments
 
 log = logging.getLogger("handlers")
 T = TypeVar("T")
@@ -75,6 +74,10 @@ OFFLINE_SESSIONS = "offline-stripe.sqlite3"
 
 def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Overrides]) -> App:
     """The ASGI app from the environment; a bad setting, or a store CHECK_STORE finds down, stops start-up."""
+    # The ASGI shim and the offline stand-in are imported where they are used: an edge worker's cold
+    # start compiles neither (in Pyodide, the stand-in's pages alone cost 40 ms of imports).
+    from .asgi import App
+
     settings = _configured(lambda: Settings.from_env(os.environ if environ is None else environ))
     logs.configure(settings.log_format)
     offline = None if {"payments", "stand_in"} & overrides.keys() else _offline(settings)
@@ -86,8 +89,15 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Ove
     return App(router, access=logs.access if settings.access_log else None)
 
 
-# For hosts that import an object (daphne has no factories): built at lifespan start or first request.
-app = LazyApp(create_app)
+def __getattr__(name: str) -> object:
+    """`handlers.app:app` for hosts that import an object (daphne has no factories): built at lifespan start
+    or first request, and made only when asked for, so the edge never imports the ASGI shim."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .lazy_app import LazyApp
+
+    made = globals()["app"] = LazyApp(create_app)
+    return made
 
 
 def create_edge(
@@ -132,6 +142,8 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
     if payments is None and settings.stripe_secret_key:
         payments = _payments(settings)
     elif payments is None:
+        from .offline.local_secrets import with_local_secrets
+
         settings = with_local_secrets(settings)
         stand_in = payments = _stand_in(settings)
     keys = overrides["signing_keys"] if "signing_keys" in overrides else _signing_keys(settings)
@@ -154,6 +166,8 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
             }
     router = Router(deps, routes)
     if stand_in is not None:
+        from .offline import pages
+
         for prefix, methods in pages.routes(stand_in, router.dispatch).items():
             router.add_prefix(prefix, {method: _traced(found) for method, found in methods.items()})
     return router

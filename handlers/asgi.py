@@ -53,7 +53,11 @@ class App:
         if isinstance(head, Answer):
             answer = head
         else:
-            body = await self._read_body(receive)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body: bytes | None = message.get("body", b"")  # all of it in one message, as is usual
+            else:
+                body = await self._read_body(receive, message)
             if body is None:
                 return  # the client went away before its body arrived: nobody to answer
             step = self.router.body(head, body)
@@ -68,12 +72,13 @@ class App:
             rid = next((value for name, value in answer.headers if name == "x-request-id"), "-")
             self.access(scope["method"], scope["path"], answer.status, rid, time.perf_counter() - started)
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The body, read no further than past the limit (the Router answers 413 then); None on disconnect."""
+    async def _read_body(self, receive: Receive, message: Message) -> bytes | None:
+        """The body from `message` on, read no further than past the limit (413 then); None on disconnect."""
         chunks: list[bytes] = []
         size = 0
         while size <= self.router.max_body_bytes:
-            message = await receive()
+            if chunks:
+                message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunks.append(message.get("body", b""))

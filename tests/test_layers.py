@@ -11,7 +11,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "handlers"
 
 # Lowest first. A module may import its own layer and the ones below, never one above.
 LAYERS: list[set[str]] = [
-    {"handlers", "handlers.http", "handlers.json_depth", "handlers.validator", "handlers.logs"},
+    {
+        "handlers",
+        "handlers.http",
+        "handlers.json_depth",
+        "handlers.validator",
+        "handlers.logs",
+        "handlers.hs256",
+    },
     {"handlers.ports", "handlers.settings", "handlers.adapters"},
     {"handlers.contract", "handlers.session", "handlers.redirects", "handlers.summary"},
     {"handlers.cors", "handlers.deps"},
