@@ -24,6 +24,7 @@ from .deps import Deps
 from .edge import Edge
 from .health import healthz
 from .http import Request, Response
+from .lazy_app import LazyApp
 from .offline.local_secrets import JWT_SECRET_FILE
 from .offline.origin import request_origin
 from .offline.payments import OfflinePayments
@@ -89,15 +90,8 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Ove
     return App(router, access=logs.access if settings.access_log else None)
 
 
-def __getattr__(name: str) -> object:
-    """`handlers.app:app` for hosts that import an object (daphne has no factories): built at lifespan start
-    or first request, and made only when asked for, so the edge never imports the ASGI shim."""
-    if name != "app":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .lazy_app import LazyApp
-
-    made = globals()["app"] = LazyApp(create_app)
-    return made
+# For hosts that import an object (daphne has no factories): built at lifespan start or first request.
+app = LazyApp(create_app)
 
 
 def create_edge(
