@@ -130,6 +130,9 @@ def main(argv: list[str]) -> int:
     equivalents = read_equivalents(args.equivalents)
     found, stale, hashes = read_results(args.results, equivalents)
     modules = [m for m in found.values() if wanted(m.name, args.modules) and (m.counted or m.equivalent)]
+    # Listed mutants mutmut no longer makes (their line changed or went) are stale too.
+    stale += [(listed, "") for listed in equivalents.values() if listed.name not in hashes]
+    stale = [(listed, now) for listed, now in stale if wanted(listed.name.rsplit(".", 1)[0], args.modules)]
     header = f"{'module':34} {'mutants':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'other':>6}"
     print(f"{header} {'equiv.':>6} {'score':>7}")
     total = Module("total")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -12,12 +13,16 @@ if TYPE_CHECKING:
     from tests.helpers.postgres import SupabaseDatabase
 
 
+# A running server's URL, whose database has the migrations applied (scripts/with_postgres.py).
+SHARED_POSTGRES = "TEST_POSTGRES_URL"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--no-servers`: skip what needs a PostgreSQL server (mutation testing runs each mutant in-process)."""
+    """`--no-servers`: start no PostgreSQL server (mutation testing runs each mutant in-process)."""
     parser.addoption(
         "--no-servers",
         action="store_true",
-        help="skip the tests that need a throwaway PostgreSQL server",
+        help="skip the tests that need a throwaway PostgreSQL server, unless TEST_POSTGRES_URL names one",
     )
 
 
@@ -28,11 +33,20 @@ def _servers_allowed(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(name="postgres_url", scope="session")
 def _postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The URL of a PostgreSQL server started for this test run, with the migrations applied."""
-    _servers_allowed(request)
-    # Imported here: psycopg is not there when the handler tests run inside Pyodide.
-    from tests.helpers.postgres import postgres_server
+    """A PostgreSQL database with the migrations applied, on a server started for this test run.
 
+    With TEST_POSTGRES_URL set (scripts/mutate sets it), on that server instead: a copy of its database,
+    so that test runs sharing the server never see each other's rows.
+    """
+    # Imported here: psycopg is not there when the handler tests run inside Pyodide.
+    from tests.helpers.postgres import database_copy, postgres_server
+
+    shared = os.environ.get(SHARED_POSTGRES)
+    if shared:
+        with database_copy(shared) as url:
+            yield url
+        return
+    _servers_allowed(request)
     with postgres_server() as url:
         yield url
 

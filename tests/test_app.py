@@ -7,8 +7,10 @@ import json
 import logging
 import re
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
+import responses
 
 from handlers.adapters.fetch_http import FetchStripePayments
 from handlers.adapters.jwks_keys import JWKSKeys, KeyChain
@@ -19,12 +21,22 @@ from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.app import build_router, create_app, create_edge
 from handlers.http import Request
 from handlers.offline.payments import OfflinePayments
-from handlers.ports import Profile
-from handlers.session import HS256Keys, NoKeys
+from handlers.ports import PaymentsError, Profile
+from handlers.router import Router
+from handlers.session import HS256Keys, NoKeys, NotSignedIn
 from handlers.settings import Settings
 from tests.helpers.asgi_client import call
 from tests.helpers.fake_fetch import FakeFetch
-from tests.helpers.fakes import SECRET, FakeProfiles, make_token
+from tests.helpers.fakes import (
+    SECRET,
+    SUPABASE_URL,
+    USER_ID,
+    FakePayments,
+    FakeProfiles,
+    cookie_header,
+    make_token,
+)
+from tests.helpers.jwks import es256, jwks
 from tests.helpers.stripe_events import WEBHOOK_SECRET, event, invoice, signature
 
 EDGE = {
@@ -324,3 +336,157 @@ def test_a_handlers_own_line_carries_its_request_id(
         r".* handlers\.webhook \[hook-1\] stripe event evt_traced type=invoice\.paid .*", lines[-2]
     )
     assert lines[-1].endswith(" INFO handlers [-] after the request")
+
+
+def test_a_jwt_secret_verifies_hs256_sessions_beside_the_jwks() -> None:
+    """With SUPABASE_URL and the secret, a session signed with the secret is read (no JWKS fetch needed)."""
+    settings = Settings.from_env(
+        {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": SUPABASE_URL, "SUPABASE_JWT_SECRET": SECRET}
+    )
+    router = build_router(settings, profiles=FakeProfiles())
+    request = Request("POST", "/x", (("authorization", f"Bearer {make_token()}"),))
+    assert router.deps.sessions.user(request).id == USER_ID
+
+
+PORTAL_SESSION = {"id": "bps_1", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/s"}
+STRIPE_SETTINGS = {
+    "STRIPE_SECRET_KEY": "sk_test_settings0123",
+    "STRIPE_API_BASE": "http://127.0.0.1:12111",
+    "STRIPE_TIMEOUT": "3.5",
+    "STRIPE_MAX_RETRIES": "1",
+    "STRIPE_RETRY_DELAY": "0",
+    "STRIPE_PORTAL_CONFIGURATION": "bpc_1",
+}
+
+
+def test_the_stripe_settings_reach_the_sdks_calls() -> None:
+    """STRIPE_API_BASE, _TIMEOUT, _MAX_RETRIES, _RETRY_DELAY and _PORTAL_CONFIGURATION all take effect."""
+    settings = Settings.from_env(STRIPE_SETTINGS)
+    payments = build_router(settings, profiles=FakeProfiles()).deps.payments
+    url = "http://127.0.0.1:12111/v1/billing_portal/sessions"
+    with responses.RequestsMock() as mocked:
+        mocked.post(url, status=500, json={"error": {"type": "api_error", "message": "try again"}})
+        mocked.post(url, json=PORTAL_SESSION)
+        assert payments.create_portal_session("cus_1", "https://app.example.com/a") == PORTAL_SESSION["url"]
+        first, second = mocked.calls
+    assert second.request.headers["Authorization"] == "Bearer sk_test_settings0123"
+    assert parse_qs(str(second.request.body)) == {
+        "customer": ["cus_1"],
+        "return_url": ["https://app.example.com/a"],
+        "configuration": ["bpc_1"],
+    }
+    assert 0 < first.request.req_kwargs["timeout"] <= 3.5  # type: ignore[attr-defined]
+
+
+def test_the_stripe_settings_reach_the_edges_fetch() -> None:
+    """At the edge the same settings shape the calls sent through fetch."""
+    fetch = FakeFetch((500, {"error": {"type": "api_error", "message": "try again"}}), (200, PORTAL_SESSION))
+    edge = create_edge({**EDGE, **STRIPE_SETTINGS}, fetch, profiles=FakeProfiles())
+    assert (
+        edge.router.deps.payments.create_portal_session("cus_1", "https://app.example.com/a")
+        == (PORTAL_SESSION["url"])
+    )
+    assert [sent.url for sent in fetch.sent] == ["http://127.0.0.1:12111/v1/billing_portal/sessions"] * 2
+    assert fetch.sent[1].form() == {
+        "customer": "cus_1",
+        "return_url": "https://app.example.com/a",
+        "configuration": "bpc_1",
+    }
+    assert fetch.sent[1].headers["Authorization"] == "Bearer sk_test_settings0123"
+    assert 0 < fetch.sent[0].timeout <= 3.5
+
+
+def test_the_supabase_settings_reach_the_rest_store() -> None:
+    """DATABASE_URL=supabase: the project's URL, both keys and SUPABASE_TIMEOUT shape each REST call."""
+    fetch = FakeFetch((200, {"id": USER_ID}), (200, []))
+    edge = create_edge({**EDGE, "SUPABASE_TIMEOUT": "2.5"}, fetch, payments=FakePayments())
+    edge.router.deps.profiles.get(USER_ID, "user-token")
+    edge.router.deps.profiles.ping()
+    read, ping = fetch.sent
+    assert read.url.startswith("https://abcd.supabase.co/rest/v1/profiles?")
+    assert (read.headers["apikey"], read.headers["Authorization"], read.timeout) == (
+        "anon",
+        "Bearer user-token",
+        2.5,
+    )
+    assert (ping.headers["apikey"], ping.headers["Authorization"]) == ("service", "Bearer service")
+
+
+def signed_in(router: Router, *headers: tuple[str, str]) -> str | None:
+    """The user id the router's session reader reads from these headers, or None when refused."""
+    try:
+        return router.deps.sessions.user(Request("POST", "/x", headers)).id
+    except NotSignedIn:
+        return None
+
+
+@pytest.mark.parametrize("supabase_url", [None, SUPABASE_URL], ids=["secret-only", "secret-and-jwks"])
+def test_the_sessions_follow_supabase_url_the_jwt_secret_and_the_cookie_name(
+    supabase_url: str | None,
+) -> None:
+    """The secret verifies HS256 sessions, of SUPABASE_URL's issuer only; SUPABASE_AUTH_COOKIE is read."""
+    environ = {
+        "STRIPE_SECRET_KEY": "sk_test_1",
+        "SUPABASE_JWT_SECRET": SECRET,
+        "SUPABASE_AUTH_COOKIE": "my-session",
+    }
+    if supabase_url:
+        environ["SUPABASE_URL"] = supabase_url
+    router = build_router(Settings.from_env(environ), profiles=FakeProfiles())
+    issuer = None if supabase_url is None else "https://elsewhere.example.com/auth/v1"
+    assert signed_in(router, ("authorization", f"Bearer {make_token()}")) == USER_ID
+    assert signed_in(router, ("authorization", f"Bearer {make_token(iss=issuer)}")) == (
+        USER_ID if supabase_url is None else None
+    )
+    assert signed_in(router, ("cookie", cookie_header(make_token(), name="my-session"))) == USER_ID
+
+
+def test_without_the_jwt_secret_an_hs256_session_is_refused_not_a_500() -> None:
+    """SUPABASE_URL alone: only the JWKS verifies, and an HS256 token is simply not signed in."""
+    environ = {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": SUPABASE_URL}
+    router = build_router(Settings.from_env(environ), profiles=FakeProfiles())
+    assert signed_in(router, ("authorization", f"Bearer {make_token()}")) is None
+
+
+def test_create_app_reads_the_process_environment_and_takes_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """create_app() with no mapping reads os.environ; a keyword replaces the adapter it names."""
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_from_env")
+    monkeypatch.setenv("WORKER_THREADS", "3")
+    profiles, payments = FakeProfiles(), FakePayments()
+    app = create_app(profiles=profiles, payments=payments)
+    assert app.router.deps.settings.worker_threads == 3
+    assert (app.router.deps.profiles, app.router.deps.payments) == (profiles, payments)
+
+
+def test_create_edge_keeps_the_adapters_it_is_given() -> None:
+    """Overrides win at the edge too: given payments, profiles and keys are the ones used."""
+    profiles, payments, keys = FakeProfiles(), FakePayments(), HS256Keys(SECRET)
+    deps = create_edge(EDGE, FakeFetch(), profiles=profiles, payments=payments, signing_keys=keys).router.deps
+    assert (deps.profiles, deps.payments, deps.sessions._keys) == (profiles, payments, keys)
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    assert create_edge(EDGE, FakeFetch(), stand_in=stand_in).router.deps.payments is stand_in
+
+
+def test_stripe_max_retries_zero_makes_a_failure_final() -> None:
+    """STRIPE_MAX_RETRIES=0: one attempt, whatever Stripe answered."""
+    settings = Settings.from_env({**STRIPE_SETTINGS, "STRIPE_MAX_RETRIES": "0"})
+    payments = build_router(settings, profiles=FakeProfiles()).deps.payments
+    url = "http://127.0.0.1:12111/v1/billing_portal/sessions"
+    with responses.RequestsMock() as mocked:
+        mocked.post(url, status=500, json={"error": {"type": "api_error", "message": "try again"}})
+        with pytest.raises(PaymentsError):
+            payments.create_portal_session("cus_1", "https://app.example.com/a")
+        assert len(mocked.calls) == 1
+
+
+def test_an_es256_session_is_verified_with_the_projects_jwks_fetched_within_supabase_timeout() -> None:
+    """SUPABASE_URL's JWKS verifies asymmetric sessions; its fetch is bounded by SUPABASE_TIMEOUT."""
+    environ = {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": SUPABASE_URL, "SUPABASE_TIMEOUT": "2.5"}
+    router = build_router(Settings.from_env(environ), profiles=FakeProfiles())
+    key = es256()
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json", json=jwks(key))
+        assert signed_in(router, ("authorization", f"Bearer {key.token()}")) == USER_ID
+        assert mocked.calls[0].request.req_kwargs["timeout"] == 2.5  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -245,3 +246,133 @@ def test_access_hears_every_answer_after_it_is_sent() -> None:
         ("POST", CHECKOUT, 400, "a-2"),
         ("POST", CHECKOUT, 200, "a-3"),
     ]
+
+
+def run_raw(app: App, scope: dict[str, Any], incoming: list[Message]) -> tuple[list[Message], list[Message]]:
+    """Drive `app` with these messages; what it sent, and what it left unread."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent, incoming
+
+
+def recording_app(seen: list[Request], settings: Settings = SMALL, threads: int | None = 4) -> App:
+    """An App whose only route, POST /x, records the request and the thread that ran it."""
+
+    def record(request: Request, deps: object) -> Response:
+        seen.append(request)
+        return Response(200, {"url": f"https://checkout.stripe.com/{threading.current_thread().name}"})
+
+    router = Router(
+        make_router(settings=settings).deps, {"/x": {"POST": route(record, contract.CHECKOUT_RESPONSE)}}
+    )
+    return App(router, threads=threads)
+
+
+def test_exactly_two_messages_are_sent_start_then_body() -> None:
+    """The answer is one http.response.start and one http.response.body, as ASGI 3 spells them."""
+    sent, _ = run_raw(
+        make_app(),
+        {"type": "http", "method": "GET", "path": "/nope", "headers": [(b"x-request-id", b"r-1")]},
+        [{"type": "http.request", "body": b""}],
+    )
+    body = b'{"error":"Not found"}'
+    assert sent == [
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", b"r-1"),
+            ],
+        },
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+def test_the_handler_gets_the_query_string_and_the_client_address_in_its_own_threads() -> None:
+    """query_string and client reach the request; the handler runs on the App's `handler` threads."""
+    seen: list[Request] = []
+    result = asyncio.run(call(recording_app(seen), "POST", "/x", b"", query="a=1&b=%C3%A9"))
+    assert [(request.query, request.client) for request in seen] == [("a=1&b=%C3%A9", "203.0.113.7")]
+    assert result.json()["url"].startswith("https://checkout.stripe.com/handler_")
+
+
+def test_a_scope_with_only_the_required_keys_is_answered() -> None:
+    """No headers, query_string or client in the scope: none, empty and unknown; a message may omit body."""
+    seen: list[Request] = []
+    sent, _ = run_raw(
+        recording_app(seen), {"type": "http", "method": "POST", "path": "/x"}, [{"type": "http.request"}]
+    )
+    assert sent[0]["status"] == 200
+    assert [(request.headers, request.query, request.client, request.body) for request in seen] == [
+        ((), "", "", b"")
+    ]
+
+
+def test_a_streamed_body_is_read_no_further_than_past_the_limit() -> None:
+    """Past MAX_BODY_BYTES the app stops reading and answers 413: the rest is never received."""
+    chunks: list[Message] = [
+        {"type": "http.request", "body": b" " * 600, "more_body": True} for _ in range(5)
+    ]
+    sent, unread = run_raw(make_app(), {"type": "http", "method": "POST", "path": CHECKOUT}, chunks)
+    assert (sent[0]["status"], len(unread)) == (413, 3)
+
+
+def test_the_pool_has_worker_threads_threads_by_default() -> None:
+    """WORKER_THREADS=2: a third handler cannot start while two are busy (they meet no third at a barrier)."""
+    barrier = threading.Barrier(3, timeout=2)
+    broken: list[bool] = []
+
+    def wait(request: Request, deps: object) -> Response:
+        try:
+            barrier.wait()
+            broken.append(False)
+        except threading.BrokenBarrierError:
+            broken.append(True)
+        return Response(200, {"url": "https://checkout.stripe.com/c/pay/cs_test_1"})
+
+    settings = Settings(supabase_url=SUPABASE_URL, supabase_jwt_secret=SECRET, worker_threads=2)
+    router = Router(
+        make_router(settings=settings).deps, {"/x": {"POST": route(wait, contract.CHECKOUT_RESPONSE)}}
+    )
+    app = App(router)
+
+    async def three() -> list[int]:
+        results = await asyncio.gather(*(call(app, "POST", "/x") for _ in range(3)))
+        return [result.status for result in results]
+
+    assert asyncio.run(three()) == [200, 200, 200]
+    assert broken == [True, True, True]
+
+
+def test_shutdown_waits_for_running_handlers_and_cancels_queued_ones() -> None:
+    """lifespan.shutdown completes only after the running call ends; a call still queued never runs."""
+    app = make_app()
+    app.executor.shutdown()
+    app.executor = ThreadPoolExecutor(max_workers=1)
+    go = threading.Event()
+    running = app.executor.submit(go.wait, 10)
+    queued = app.executor.submit(print, "never")
+    incoming: list[Message] = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    done_when_sent: list[bool] = []
+
+    async def receive() -> Message:
+        message = incoming.pop(0)
+        if message["type"] == "lifespan.shutdown":
+            threading.Timer(0.2, go.set).start()
+        return message
+
+    async def send(message: Message) -> None:
+        done_when_sent.append(running.done())
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert done_when_sent == [False, True]
+    assert queued.cancelled()

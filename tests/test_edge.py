@@ -20,9 +20,10 @@ from handlers.adapters.fetch import runtime_fetch
 from handlers.adapters.fetch_http import FetchStripePayments
 from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.edge import Edge
+from handlers.http import Request, Response
 from handlers.offline.payments import OfflinePayments
 from handlers.ports import Profile, ProfileUpdate, StoreError
-from handlers.router import Router
+from handlers.router import Router, route
 from handlers.settings import Settings
 from tests.helpers.fake_fetch import FakeFetch
 from tests.helpers.fakes import (
@@ -707,3 +708,49 @@ def test_session_at_the_limit_signs_in(headers: dict[str, str]) -> None:
     payments = FakePayments()
     assert handle("POST", PORTAL, RETURN, headers, portal_router(payments))[0] == 200
     assert payments.portals == [("cus_1", "https://app.example.com/account")]
+
+
+def recording_edge() -> tuple[Edge, list[Request]]:
+    """An Edge whose one route, POST and GET on every path under "/", records the request it is given."""
+    seen: list[Request] = []
+
+    def record(request: Request, deps: object) -> Response:
+        seen.append(request)
+        return Response(200, {"url": "https://checkout.stripe.com/c/pay/cs_test_1"})
+
+    methods = {"POST": route(record, "create-checkout.response.json")}
+    router = Router(small().deps, {"/": methods})
+    router.add_prefix("/", methods)
+    return Edge(router), seen
+
+
+def test_the_request_is_the_url_decoded_with_its_query_headers_and_client() -> None:
+    """An absolute URL's path (percent-escapes decoded) and query, header pairs, and the caller's address."""
+    edge, seen = recording_edge()
+    status, _, _ = edge.handle(
+        "POST", "https://billing.example.com/a%20b?x=1&y=2", [("X-Thing", "1")], b"{}", "203.0.113.9"
+    )
+    assert status == 200
+    (request,) = seen
+    assert (request.path, request.query, request.client, request.body) == (
+        "/a b",
+        "x=1&y=2",
+        "203.0.113.9",
+        b"{}",
+    )
+    assert request.header("x-thing") == "1"
+
+
+def test_a_url_without_a_path_is_the_root_and_no_client_is_empty() -> None:
+    """A bare origin asks for "/", as an ASGI server would; an unknown caller is an empty address."""
+    edge, seen = recording_edge()
+    status, _, _ = edge.handle("POST", "https://billing.example.com", {}, b"")
+    assert status == 200
+    assert [(request.path, request.query, request.client) for request in seen] == [("/", "", "")]
+
+
+def test_an_unreadable_url_is_404_not_an_exception() -> None:
+    """A URL urlsplit refuses (a broken IPv6 host) names no route."""
+    status, headers, body = Edge(small()).handle("POST", "http://[::1/x", {}, b"")
+    assert (status, json.loads(body)) == (404, {"error": "Not found"})
+    assert dict(headers)["content-type"] == "application/json"

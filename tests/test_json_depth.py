@@ -38,6 +38,8 @@ def objects(depth: int) -> str:
         pytest.param('["\u00e9\u2200[", [[]]]', 3, id="non-ascii"),
         pytest.param('[[["never closed', 3, id="unterminated-string"),
         pytest.param("]]]][[", 0, id="closing-first"),
+        # json.loads reads a UTF-16 body's unpaired surrogate into the text; measuring must not trip on it.
+        pytest.param('[["\ud800[", [[]]]]', 4, id="lone-surrogate"),
     ],
 )
 def test_nesting_depth(text: str, depth: int) -> None:
@@ -55,6 +57,13 @@ def test_depth_at_the_limit_is_parsed_one_more_is_refused(make: Callable[[int], 
     for text in (past, past.encode()):
         with pytest.raises(TooDeep):
             loads(text)
+
+
+def test_a_lower_limit_is_kept() -> None:
+    """loads(text, limit) refuses past that limit, not MAX_DEPTH's."""
+    assert loads("[[]]", limit=2) == [[]]
+    with pytest.raises(TooDeep, match="JSON nested more than 2 deep"):
+        loads("[[[]]]", limit=2)
 
 
 def test_too_deep_is_a_value_error() -> None:
@@ -117,6 +126,7 @@ def test_other_encodings_are_measured_as_json_reads_them(encoding: str) -> None:
         pytest.param(b"{]", id="mismatched"),
         pytest.param(b"1", id="scalar"),
         pytest.param(b'"{"', id="string"),
+        pytest.param('["\ud800"]'.encode("utf-16-le", "surrogatepass"), id="utf-16-lone-surrogate"),
     ],
 )
 def test_everything_else_is_json_loads(text: bytes) -> None:

@@ -115,3 +115,18 @@ def test_a_malformed_equivalents_file_stops_the_report(
     """A line without a reason, or a mutant listed twice, is an error naming the line."""
     with pytest.raises(SystemExit, match=error):
         run(report, results, text)
+
+
+def test_a_listed_mutant_that_is_no_longer_made_is_stale_and_only_chosen_modules_are_judged(
+    report: ModuleType, results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry whose mutant mutmut no longer makes is shown as gone; a run of other modules shows neither."""
+    gone = "handlers.cors.x_check__mutmut_9 aaa111 the line it changed was deleted\n"
+    assert run(report, results, EQUIVALENTS + gone) == 0
+    out = capsys.readouterr().out
+    assert (
+        "stale in equivalent.txt: handlers.cors.x_check__mutmut_9 (the line it changed was deleted):" in out
+    )
+    assert "  (hash aaa111 -> gone); judge it again" in out
+    assert run(report, results, EQUIVALENTS + gone, "adapters.fetch") == 0
+    assert "stale" not in capsys.readouterr().out

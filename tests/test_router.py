@@ -102,14 +102,17 @@ def test_json_bodies_are_compact_utf_8_as_json_dumps_writes_them() -> None:
 def test_a_checked_route_parses_once_and_hands_on_what_its_check_made() -> None:
     """The pure check runs when the body arrives; the handler's call gets exactly what it returned."""
     seen: list[object] = []
+    given: list[tuple[Request, object]] = []
 
     def check(request: Request, deps: object) -> dict[str, Any]:
         seen.append("check")
+        given.append((request, deps))
         body: dict[str, Any] = json.loads(request.body)
         return body
 
     def handler(request: Request, deps: object, body: dict[str, Any]) -> Response:
         seen.append(body)
+        given.append((request, deps))
         return Response(200, {"url": body["url"]})
 
     checked = checked_route(check, handler, "create-checkout.response.json")
@@ -121,6 +124,11 @@ def test_a_checked_route_parses_once_and_hands_on_what_its_check_made() -> None:
     assert seen == ["check"]
     assert callable(step) and step().body == raw.replace(b" ", b"")
     assert seen == ["check", {"url": URL}]
+    # Both get the request as it arrived and the router's dependencies.
+    assert [(request.path, request.body, deps is router.deps) for request, deps in given] == [
+        ("/c", raw, True),
+        ("/c", raw, True),
+    ]
 
 
 def test_a_refusal_of_the_check_needs_no_call() -> None:
@@ -221,3 +229,140 @@ def test_request_id(given: str | None, kept: bool) -> None:
         assert made == given
     else:
         assert len(made) == 32 and int(made, 16) >= 0
+
+
+def records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, object]]:
+    """The handlers' log records: level, message, and the exception whose traceback each carries."""
+    return [
+        (r.levelno, r.getMessage(), r.exc_info[1] if r.exc_info else None)
+        for r in caplog.records
+        if r.name == "handlers"
+    ]
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """The log line names the request and carries the exception, so the bug can be found."""
+    bug = KeyError("detail")
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        answer = router_with("/x", raises(bug)).respond("POST", "/x", [("X-Request-Id", "rid-9")], b"")
+    assert (answer.status, answer.body) == (500, b'{"error":"Internal server error"}')
+    assert records(caplog) == [(logging.ERROR, "unhandled error request_id=rid-9", bug)]
+
+
+def test_a_check_that_fails_unexpectedly_is_500_through_dispatch_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """dispatch never raises: a bug in a route's pure check is the logged 500 as well."""
+    bug = RuntimeError("check broke")
+
+    def check(request: Request, deps: object) -> None:
+        raise bug
+
+    router = Router(make_router().deps, {"/c": {"POST": checked_route(check, raises(bug), "x")}})
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        response = router.dispatch(Request("POST", "/c", request_id="rid-3"))
+    assert (response.status, response.body) == (500, {"error": "Internal server error"})
+    assert records(caplog) == [(logging.ERROR, "unhandled error request_id=rid-3", bug)]
+
+
+@pytest.mark.parametrize(
+    ("handler", "logged"),
+    [
+        pytest.param(
+            lambda request, deps: Response(200, {"link": "x"}),
+            "response breaks create-checkout.response.json request_id=rid-4: Request body is invalid",
+            id="answer",
+        ),
+        pytest.param(
+            raises(HTTPError(400, "")),
+            "response breaks error.json request_id=rid-4: Request body is invalid",
+            id="error",
+        ),
+        pytest.param(
+            lambda request, deps: Response(400, {"error": "Price ID is required", "detail": "x"}),
+            "response breaks error.json request_id=rid-4: Request body is invalid",
+            id="error-with-more",
+        ),
+    ],
+)
+def test_a_body_that_breaks_its_schema_is_500_and_the_log_says_which(
+    handler: Any, logged: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Answers and errors alike are checked (an error body is exactly one message); the log names both."""
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        answer = router_with("/x", handler).respond("POST", "/x", [("X-Request-Id", "rid-4")], b"")
+    assert (answer.status, answer.body) == (500, b'{"error":"Internal server error"}')
+    assert records(caplog) == [(logging.ERROR, logged, None)]
+
+
+def test_a_route_checks_its_errors_against_its_own_error_schema() -> None:
+    """/healthz's 503 is a health body, not {"error": ...}: its route names health.response.json for both."""
+    down = {"status": "unavailable", "profiles": "unavailable"}
+    health = route(lambda request, deps: Response(503, down), "health.response.json", "health.response.json")
+    router = Router(make_router().deps, {"/healthz": {"GET": health}})
+    response = router.dispatch(Request("GET", "/healthz"))
+    assert (response.status, response.body) == (503, down)
+
+
+class BrokenCORS:
+    """The router's CORS, with one of its steps failing as a bug would."""
+
+    def __init__(self, cors: Any, broken: str) -> None:
+        self.cors, self.broken = cors, broken
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self.broken:
+            raise_it = RuntimeError(f"{name} broke")
+
+            def fail(*args: object) -> None:
+                raise raise_it
+
+            return fail
+        return getattr(self.cors, name)
+
+
+@pytest.mark.parametrize("broken", ["preflight", "label"])
+def test_a_failure_before_or_after_the_route_is_still_a_json_500_with_the_request_id(
+    broken: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even when answering a preflight or labelling the answer fails, the client gets the documented 500."""
+    router = router_with("/x", lambda request, deps: Response(200, {"url": URL}))
+    router.cors = BrokenCORS(router.cors, broken)  # type: ignore[assignment]
+    with caplog.at_level(logging.ERROR, logger="handlers"):
+        answer = router.respond("POST", "/x", [("X-Request-Id", "rid-5")], b"")
+    body = b'{"error":"Internal server error"}'
+    assert answer.status == 500 and answer.body == body
+    assert answer.headers[:3] == [
+        ("content-type", "application/json"),
+        ("content-length", str(len(body))),
+        ("x-request-id", "rid-5"),
+    ]
+    assert [(level, message) for level, message, _ in records(caplog)] == [
+        (logging.ERROR, "unhandled error request_id=rid-5")
+    ]
+
+
+def test_a_body_exactly_at_the_limit_is_read() -> None:
+    """MAX_BODY_BYTES itself is allowed, declared or sent; one byte more is 413 (see above)."""
+    router = router_with("/x", lambda request, deps: Response(200, {"url": URL}))
+    body = b"{" + b" " * 14 + b"}"
+    answer = router.respond("POST", "/x", [("Content-Length", str(len(body)))], body)
+    assert (len(body), answer.status) == (16, 200)
+
+
+def test_the_handler_gets_the_query_and_the_client_as_given_else_empty() -> None:
+    """respond (and head, body) hand the query string and the caller's address on to the request."""
+    seen: list[tuple[str, str]] = []
+
+    def record(request: Request, deps: object) -> Response:
+        seen.append((request.query, request.client))
+        return Response(200, {"url": URL})
+
+    router = router_with("/x", record)
+    router.respond("POST", "/x", [], b"", "a=1", "203.0.113.9")
+    router.respond("POST", "/x", [], b"")
+    head = router.head("POST", "/x", [])
+    assert isinstance(head, Pending)
+    step = router.body(head, b"")
+    assert callable(step) and step().status == 200
+    assert seen == [("a=1", "203.0.113.9"), ("", ""), ("", "")]

@@ -471,6 +471,11 @@ def test_auth_cookie_name(settings: Settings, name: str | None) -> None:
             id="trailing-slash",
         ),
         pytest.param(
+            {"SUPABASE_URL": "https://gateway.example.com/projectX/"},
+            "https://gateway.example.com/projectX/auth/v1",
+            id="only-slashes-are-trimmed",
+        ),
+        pytest.param(
             {"SUPABASE_URL": "http://127.0.0.1:54321"}, "http://127.0.0.1:54321/auth/v1", id="local"
         ),
     ],

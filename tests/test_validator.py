@@ -99,3 +99,52 @@ def test_keywords_it_does_not_implement_are_refused(schema: dict[str, Any]) -> N
     """A keyword the compiler does not implement stops compiling, so no schema edit is ignored."""
     with pytest.raises(UnsupportedSchema):
         compile_schema(schema)
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        pytest.param(["not", "an object"], "a schema must be a JSON object", id="not-an-object"),
+        pytest.param({"foo": 1}, "unsupported keyword 'foo' at #/foo", id="unknown-keyword"),
+        pytest.param(
+            {"$schema": "http://json-schema.org/draft-07/schema#"},
+            "$schema must be https://json-schema.org/draft/2020-12/schema at #/$schema",
+            id="other-draft",
+        ),
+        pytest.param({"allOf": []}, "allOf must be a non-empty array at #/allOf", id="empty-allOf"),
+        pytest.param({"type": "text"}, "type must name JSON types at #/type", id="unknown-type"),
+        pytest.param({"enum": "a"}, "enum must be an array at #/enum", id="enum-not-array"),
+        pytest.param(
+            {"enum": [[1]]},
+            "only null, boolean, number and string values are supported at #/enum",
+            id="array-in-enum",
+        ),
+        pytest.param(
+            {"maxLength": "5"}, "maxLength must be a non-negative integer at #/maxLength", id="max-length"
+        ),
+        pytest.param(
+            {"properties": {"a": {"pattern": 5}}},
+            "pattern must be a string at #/properties/a/pattern",
+            id="pattern-not-string",
+        ),
+        pytest.param({"required": [1]}, "required must be an array of strings at #/required", id="required"),
+        pytest.param(
+            {"additionalProperties": {}},
+            "additionalProperties must be true or false at #/additionalProperties",
+            id="additional-schema",
+        ),
+        pytest.param(
+            {"additionalProperties": False, "patternProperties": {}},
+            "patternProperties is not supported at #/additionalProperties",
+            id="pattern-properties",
+        ),
+        pytest.param({"properties": []}, "properties must be an object at #/properties", id="properties"),
+        pytest.param({"properties": {"a": False}}, "boolean subschema at #/properties/a", id="boolean"),
+        pytest.param({"not": True}, "boolean subschema at #/not", id="boolean-not"),
+    ],
+)
+def test_a_refused_schema_names_the_problem_and_where(schema: Any, message: str) -> None:
+    """The refusal says what is wrong and at which JSON pointer, so a schema edit is quick to fix."""
+    with pytest.raises(UnsupportedSchema) as refused:
+        compile_schema(schema)
+    assert str(refused.value) == message

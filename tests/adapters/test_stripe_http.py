@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -216,3 +217,57 @@ def test_a_body_sent_a_byte_at_a_time_still_ends_within_the_budget() -> None:
     assert caught.value.message == UNAVAILABLE
     # The whole body takes 400 bytes at 50 ms each: the call gave up long before it was complete.
     assert sent_when_answered < 400
+
+
+def test_stripe_should_retry_true_is_obeyed(mocked: responses.RequestsMock) -> None:
+    """A 400 that Stripe marks Stripe-Should-Retry: true is retried, and the retry's answer kept."""
+    refused = {"error": {"type": "invalid_request_error", "message": "No."}}
+    mocked.post(CHECKOUT_URL, status=400, json=refused, headers={"Stripe-Should-Retry": "true"})
+    mocked.post(CHECKOUT_URL, json=SESSION)
+    clock = Clock()
+
+    url = checkout(DeadlineClient(5, max_retries=2, retry_delay=0.0, clock=clock, sleep=clock.sleep), 2)
+
+    assert url == SESSION_URL and len(mocked.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("jitter", "pauses"), [(0.0, [0.5, 1.0, 2.0]), (1.0, [1.0, 2.0, 4.0])], ids=["least", "most"]
+)
+def test_pauses_double_with_jitter_between_half_and_all_of_it(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, jitter: float, pauses: list[float]
+) -> None:
+    """retry_delay, doubled for each retry, each pause somewhere from half of it to all of it."""
+    monkeypatch.setattr(random, "random", lambda: jitter)
+    for _ in range(3):
+        mocked.post(CHECKOUT_URL, status=503, json=API_ERROR)
+    mocked.post(CHECKOUT_URL, json=SESSION)
+    clock = Clock()
+
+    checkout(DeadlineClient(60, max_retries=3, retry_delay=1.0, clock=clock, sleep=clock.sleep), 3)
+
+    assert clock.slept == pauses
+
+
+def test_a_pause_that_would_end_at_the_deadline_is_not_taken(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry must start before the deadline: a pause ending exactly on it is not worth taking."""
+    monkeypatch.setattr(random, "random", lambda: 1.0)
+    mocked.post(CHECKOUT_URL, status=503, json=API_ERROR)
+    clock = Clock()
+
+    with pytest.raises(PaymentsError):
+        checkout(DeadlineClient(1.0, max_retries=2, retry_delay=1.0, clock=clock, sleep=clock.sleep), 2)
+
+    assert (len(mocked.calls), clock.slept) == (1, [])
+
+
+def test_a_budget_under_a_second_is_the_attempts_timeout(mocked: responses.RequestsMock) -> None:
+    """A short budget is given to requests as it is, not rounded up."""
+    mocked.post(CHECKOUT_URL, json=SESSION)
+    clock = Clock()
+
+    checkout(DeadlineClient(0.5, max_retries=0, clock=clock, sleep=clock.sleep), 0)
+
+    assert timeouts(mocked) == [0.5]

@@ -460,11 +460,14 @@ def line_items(*prices: str) -> dict[str, Any]:
     return {"object": "list", "data": data, "has_more": False, "url": "/v1/checkout/sessions/x/line_items"}
 
 
-def test_checkout_price_lists_the_sessions_line_items(mocked: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("prices", [("price_1",), ("price_1", "price_2")], ids=["one-as-asked", "more"])
+def test_checkout_price_lists_the_sessions_line_items(
+    mocked: responses.RequestsMock, prices: tuple[str, ...]
+) -> None:
     """GET /v1/checkout/sessions/<id>/line_items?limit=1 with the Bearer key; the first price is answered."""
     mocked.get(
         LINE_ITEMS_URL,
-        json=line_items("price_1", "price_2"),
+        json=line_items(*prices),
         match=[matchers.query_param_matcher({"limit": "1"})],
     )
 
@@ -670,3 +673,17 @@ def test_a_stale_customer_checkout_sends_two_exact_requests_with_their_own_keys(
     assert keys[0] != keys[1] and keys[1] == keys[2]
     assert all(re.fullmatch(r"checkout-[0-9a-f]{64}", key) for key in keys)
     assert profiles.forgotten == [(USER_ID, "cus_gone")]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"), [(logging.NOTSET, logging.WARNING), (logging.DEBUG, logging.DEBUG)]
+)
+def test_the_sdks_own_info_lines_are_quiet_unless_asked_for(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, before: int, after: int
+) -> None:
+    """The SDK's logger goes to WARNING (its INFO lines are noise); a level set on purpose stays."""
+    sdk_log = logging.getLogger("stripe")
+    monkeypatch.setattr(sdk_log, "level", before)
+    mocked.post(PORTAL_URL, json=PORTAL_SESSION)
+    payments().create_portal_session("cus_1", SUCCESS)
+    assert sdk_log.level == after

@@ -511,3 +511,37 @@ def test_ping_waits_at_most_a_second_and_a_half() -> None:
     store.get(USER_ID, access_token=USER_TOKEN)
 
     assert [sent.timeout for sent in fetch.sent] == [1.5, 5.0]
+
+
+@pytest.mark.parametrize(
+    ("url", "rest"),
+    [
+        pytest.param("https://abcd.supabase.co/", "https://abcd.supabase.co/rest/v1", id="trailing-slash"),
+        pytest.param(
+            "https://gateway.example.com/projectX//",
+            "https://gateway.example.com/projectX/rest/v1",
+            id="path",
+        ),
+    ],
+)
+def test_the_rest_api_is_under_the_project_url_without_its_trailing_slashes(url: str, rest: str) -> None:
+    """SUPABASE_URL as the dashboard shows it, with or without a slash, or behind a gateway's path."""
+    fetch = FakeFetch((200, {"id": USER_ID}))
+    SupabaseProfiles(url, ANON, SERVICE, fetch=fetch).get(USER_ID, "token")
+    (sent,) = fetch.sent
+    assert sent.url.split("?")[0] == f"{rest}/profiles"
+
+
+def test_forget_customer_through_fetch_is_an_upper_case_patch_and_a_200_is_success() -> None:
+    """fetch sends a method as given but for six names, and PATCH is not one: it must be upper-case."""
+    fetch = FakeFetch((200, []))
+    SupabaseProfiles(URL, ANON, SERVICE, fetch=fetch).forget_customer(USER_ID, "cus_gone")
+    assert [(sent.method, sent.timeout) for sent in fetch.sent] == [("PATCH", 5.0)]
+
+
+def test_columns_of_another_type_read_as_empty() -> None:
+    """A column PostgREST returns as something other than text (a changed schema) is read as no value."""
+    row = {"id": USER_ID, "email": 7, "customer_id": ["cus_1"], "price_id": {"p": 1}, "has_access": True}
+    fetch = FakeFetch((200, row))
+    profile = SupabaseProfiles(URL, ANON, SERVICE, fetch=fetch).get(USER_ID, "token")
+    assert profile == Profile(USER_ID, None, None, None, True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -12,6 +13,9 @@ from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.helpers.postgres import MIGRATIONS, SupabaseDatabase
 from tests.helpers.stores import reset_supabase
+
+# Only PostgreSQL besides the code: scripts/mutate runs these against its one server.
+pytestmark = pytest.mark.postgres
 
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 
@@ -155,3 +159,91 @@ def test_on_a_supabase_like_database_only_the_service_role_applies_events(postgr
             db.execute("SELECT set_config('request.jwt.claim.sub', gen_random_uuid()::text, true)")
             other = db.execute("SELECT customer_id FROM public.profiles").fetchall()
         assert (own, other) == ([("cus_1",)], [])
+
+
+def test_the_pool_and_its_connections_are_as_documented(postgres_url: str) -> None:
+    """Up to 10 connections, 5 s connect and statement timeouts, no prepared statements (for poolers)."""
+    store = PostgresProfiles(postgres_url)
+    try:
+        seen = store._run(
+            lambda db: (
+                db.info.get_parameters().get("connect_timeout"),
+                db.execute("SHOW statement_timeout").fetchone(),
+                db.prepare_threshold,
+            ),
+            "settings",
+        )
+        stats = store._connection_pool().get_stats()
+    finally:
+        store.close()
+    assert seen == ("5", ("5s",), None)
+    assert (stats["pool_min"], stats["pool_max"]) == (1, 10)
+
+
+@pytest.fixture(name="tableless_url")
+def _tableless_url(postgres_url: str) -> Iterator[str]:
+    """A database of the same server that has no profiles table (the migration never ran)."""
+    name = f"tableless_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as db:
+            db.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(name="tableless")
+def _tableless(tableless_url: str) -> Iterator[PostgresProfiles]:
+    """A store on that database."""
+    store = PostgresProfiles(tableless_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        pytest.param(lambda s: s.ping(), "profile ping failed: UndefinedTable", id="ping"),
+        pytest.param(lambda s: s.get(ADA), "profile read failed: UndefinedTable", id="get"),
+        pytest.param(
+            lambda s: s.apply(ProfileUpdate("evt_1", 1, user_id=ADA)),
+            "profile update failed: UndefinedFunction",
+            id="apply",
+        ),
+        pytest.param(
+            lambda s: s.forget_customer(ADA, "cus_1"), "profile update failed: UndefinedTable", id="forget"
+        ),
+    ],
+)
+def test_each_call_on_a_database_without_the_migration_is_a_store_error_naming_it(
+    tableless: PostgresProfiles, call: Callable[[PostgresProfiles], object], message: str
+) -> None:
+    """ping (the health check), reads and updates each fail as a StoreError saying which and why."""
+    with pytest.raises(StoreError) as failed:
+        call(tableless)
+    assert str(failed.value) == message
+
+
+def test_close_twice_is_quiet(postgres_url: str) -> None:
+    """A second close() (a shutdown after a failed start) does nothing."""
+    store = PostgresProfiles(postgres_url)
+    store.ping()
+    store.close()
+    store.close()
+
+
+def test_an_outcome_the_store_does_not_know_is_a_store_error(
+    tableless_url: str, tableless: PostgresProfiles
+) -> None:
+    """A database function answering anything but the known outcomes (an older migration) is refused."""
+    with psycopg.connect(tableless_url, autocommit=True) as db:
+        db.execute(
+            "CREATE FUNCTION public.apply_stripe_event(text, bigint, text, text, text, text, boolean)"
+            " RETURNS text LANGUAGE sql AS $$ SELECT 'done' $$"
+        )
+    with pytest.raises(StoreError) as refused:
+        tableless.apply(ProfileUpdate("evt_1", 1, user_id=ADA))
+    assert str(refused.value) == "profile update gave an unknown outcome 'done'"

@@ -16,6 +16,9 @@ from handlers.ports import Outcome, Profile, ProfileUpdate
 from tests.helpers.postgres import SupabaseDatabase
 from tests.helpers.stores import KINDS, delete_user, empty_store, supabase_store
 
+# Only PostgreSQL besides the code: scripts/mutate runs these against its one server.
+pytestmark = pytest.mark.postgres
+
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"
 BOB = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
 GONE = "5e3b9d2a-7c1f-4a8e-9b6d-0f2e4c6a8b1d"

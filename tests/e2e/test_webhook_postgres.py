@@ -31,6 +31,9 @@ from tests.helpers.stripe_events import (
     webhook_app,
 )
 
+# Only PostgreSQL besides the code: scripts/mutate runs these against its one server.
+pytestmark = pytest.mark.postgres
+
 BO = "1f6a3c8e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
 PRICE = "price_from_line_items"
 STORE_UNAVAILABLE = {"error": "Billing information is unavailable right now. Please try again."}

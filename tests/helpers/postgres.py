@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +69,21 @@ def supabase_server() -> Iterator[SupabaseDatabase]:
         _apply(database.admin_url, [SUPABASE_BOOTSTRAP])
         _apply(database.postgres_url, MIGRATIONS)
         yield database
+
+
+@contextmanager
+def database_copy(url: str) -> Iterator[str]:
+    """A new database on `url`'s server, copied from `url`'s database; yields its URL, always dropped."""
+    server, template = url.rsplit("/", 1)
+    name = f"billing_{uuid.uuid4().hex[:12]}"
+    # CREATE DATABASE needs its template free of other sessions: issue it from template1.
+    with psycopg.connect(f"{server}/template1", autocommit=True, connect_timeout=10) as db:
+        db.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/template1", autocommit=True, connect_timeout=10) as db:
+            db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _apply(url: str, scripts: list[Path]) -> None:

@@ -69,3 +69,14 @@ def test_an_unwritable_folder_is_a_setting_error(tmp_path: Path) -> None:
 
     with pytest.raises(SettingsError, match=r"^cannot read or create .*/file/secret: \w+Error$"):
         local_jwt_secret(tmp_path / "file" / "secret")
+
+
+@pytest.mark.parametrize("existing", ["", "var"], ids=["folders-missing", "folder-there"])
+def test_the_secret_file_is_made_in_missing_or_existing_folders(tmp_path: Path, existing: str) -> None:
+    """Missing folders are created, an existing one is used; nothing else is left in it."""
+    if existing:
+        (tmp_path / "deep" / existing).mkdir(parents=True)
+    path = tmp_path / "deep" / "var" / "local-jwt-secret"
+    secret = local_jwt_secret(path)
+    assert len(secret) == 64 and path.read_text("utf-8") == secret + "\n"
+    assert [p.name for p in path.parent.iterdir()] == ["local-jwt-secret"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
+import jwt
 import pytest
 
 from handlers.offline.local_secrets import local_jwt_secret, with_local_secrets
@@ -68,3 +70,59 @@ def test_main_refuses_when_the_service_accepts_no_session() -> None:
     assert str(info.value) == (
         "configuration error: SUPABASE_JWT_SECRET is not set, so the service accepts no session"
     )
+
+
+SECRET = "configured-secret-that-is-long-enough-for-hs256"
+
+
+def test_the_token_has_supabases_claims_and_header() -> None:
+    """HS256, and the claims a Supabase access token carries, valid `hours` from `now`."""
+    token = mint(Settings(supabase_jwt_secret=SECRET), "ada@example.com", "user-1", 1.5, 1_800_000_000.9)
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(token, options={"verify_signature": False})
+    session_id = claims.pop("session_id")
+    assert str(uuid.UUID(session_id)) == session_id
+    assert claims == {
+        "aud": "authenticated",
+        "sub": "user-1",
+        "role": "authenticated",
+        "email": "ada@example.com",
+        "iat": 1_800_000_000,
+        "exp": 1_800_005_400,
+        "is_anonymous": False,
+        "aal": "aal1",
+    }
+
+
+def test_the_user_id_of_an_email_never_changes() -> None:
+    """The id local profiles are stored under: any spelling of the email, the same id, run after run."""
+    assert (
+        user_id_for(" Ada@Example.COM")
+        == user_id_for("ada@example.com")
+        == "0e2e635a-2b02-5478-bde9-5bf974e21504"
+    )
+
+
+def test_main_reads_hours_and_derives_the_user_id(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--hours takes a fraction; the email's id is the default subject; the process environment is read."""
+    monkeypatch.setenv("SUPABASE_JWT_SECRET", SECRET)
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    main(["ada@example.com", "--hours", "0.5"])
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert (claims["sub"], claims["exp"] - claims["iat"]) == (user_id_for("ada@example.com"), 1800)
+    main(["ada@example.com"])
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 24 * 3600
+
+
+def test_help_names_the_script_and_each_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help is what `scripts/token --help` shows."""
+    with pytest.raises(SystemExit):
+        main(["--help"], {})
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("usage: scripts/token [-h] [--user-id USER_ID] [--hours HOURS] email")
+    assert "print a session token the locally running service accepts" in out
+    assert "the token's subject (default: derived from the email)" in out
+    assert "how long the token is valid (default 24)" in out

@@ -339,3 +339,24 @@ def test_a_page_with_two_methods_allows_both(app: App) -> None:
         {"error": "Method not allowed"},
         "GET, POST",
     )
+
+
+def page(title: str, body: str) -> bytes:
+    """A stand-in page as it is sent."""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1>{body}</body></html>"
+    ).encode()
+
+
+def test_a_refused_event_is_logged_with_its_status_and_id(
+    app: App, stand_in: OfflinePayments, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the webhook's status and the event, so the refusal can be found."""
+    clock.now = time.time() - 3600
+    request(app, "POST", open_checkout(stand_in, User("user-1", "ada@example.com")))
+    (record,) = [r for r in caplog.records if r.name == "handlers.offline"]
+    assert record.levelname == "WARNING"
+    assert re.fullmatch(
+        r"offline checkout: the webhook answered 400 event=evt_offline_[0-9a-f]{24}", record.getMessage()
+    )

@@ -134,3 +134,92 @@ def test_a_checkout_session_expires_a_day_after_it_was_made() -> None:
     session = stand_in.checkout_session(session_id)
 
     assert session is not None and session["expires_at"] == 1_800_000_000 + 24 * 3600
+
+
+def session_of(url: str) -> str:
+    """The session id at the end of a stand-in URL."""
+    return url.rsplit("/", 1)[1]
+
+
+def test_the_completed_event_is_shaped_as_stripes() -> None:
+    """Every field the webhook and a reader of Stripe's events look at, as Stripe sends them in test mode."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    session_id = session_of(stand_in.create_checkout_session(PARAMS, "key-1"))
+
+    event = stand_in.completed_event(session_id, None, 1_800_000_000)
+
+    assert event is not None
+    assert re.fullmatch(r"evt_offline_[0-9a-f]{24}", event.pop("id"))
+    completed = event["data"]["object"]
+    customer = completed.pop("customer")
+    assert re.fullmatch(r"cus_offline_[0-9a-f]{24}", customer)
+    assert event == {
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": 1_800_000_000,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "data": {
+            "object": {
+                "id": session_id,
+                "object": "checkout.session",
+                "client_reference_id": "user-1",
+                "customer_details": {"email": "ada@example.com"},
+                "customer_email": "ada@example.com",
+                "mode": "payment",
+                "payment_status": "paid",
+                "status": "complete",
+                "subscription": None,
+                "success_url": "https://app.example.com/ok",
+                "cancel_url": "https://app.example.com/no",
+                "livemode": False,
+            }
+        },
+    }
+
+
+def test_one_customer_per_user_else_per_email_else_per_session() -> None:
+    """The same user (whatever email) or the same email (signed out) pays as one customer, as on Stripe."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000")
+
+    def customer(key: str, **params: str) -> str:
+        base = {k: v for k, v in PARAMS.items() if k not in ("client_reference_id", "customer_email")}
+        session_id = session_of(stand_in.create_checkout_session(base | params, key))
+        event = stand_in.completed_event(session_id, None, 1)
+        assert event is not None
+        return str(event["data"]["object"]["customer"])
+
+    by_user = customer("k1", client_reference_id="user-1", customer_email="a@example.com")
+    assert customer("k2", client_reference_id="user-1", customer_email="b@example.com") == by_user
+    by_email = customer("k3", customer_email="c@example.com")
+    assert customer("k4", customer_email="c@example.com") == by_email != by_user
+    assert customer("k5") != customer("k6")
+
+
+def test_session_ids_and_urls() -> None:
+    """cs_offline_ and 24 hex digits, one per idempotency key; portals count up; one slash before the path."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000/")
+    url = stand_in.create_checkout_session(PARAMS, "key-1")
+    session_id = session_of(url)
+    assert re.fullmatch(r"cs_offline_[0-9a-f]{24}", session_id)
+    assert url == f"http://127.0.0.1:8000/offline/checkout/{session_id}"
+    assert stand_in.create_checkout_session(PARAMS, "key-1") == url
+    assert stand_in.create_checkout_session(PARAMS, None) != stand_in.create_checkout_session(PARAMS, None)
+    checkout = stand_in.checkout_session(session_id)
+    assert checkout is not None and checkout["id"] == session_id
+    portals = [stand_in.create_portal_session("cus_1", "https://app.example.com/a") for _ in range(2)]
+    assert portals == [
+        "http://127.0.0.1:8000/offline/portal/bps_offline_1",
+        "http://127.0.0.1:8000/offline/portal/bps_offline_2",
+    ]
+
+
+def test_the_unsaved_portal_warning_says_what_to_do(caplog: pytest.LogCaptureFixture) -> None:
+    """The one warning, word for word."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000", portal_configuration="bpc_missing_1")
+    with pytest.raises(PortalNotConfigured):
+        stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account")
+    assert [r.getMessage() for r in caplog.records] == [
+        "offline: STRIPE_PORTAL_CONFIGURATION is bpc_missing..., a customer portal the stand-in cannot open,"
+        " as Stripe cannot open one never saved in its dashboard: unset it for the offline portal"
+    ]
