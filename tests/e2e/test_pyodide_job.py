@@ -101,6 +101,6 @@ def test_job_runs_on_both_runtimes_and_fails_when_one_fails(source: Path) -> Non
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "pyodide job: tests on Node " in done.stdout and "pyodide job: tests on Deno " in done.stdout
-    assert re.search(r"^pyodide-test: node: ok, 15 passed, \d+ deselected in ", done.stdout, re.MULTILINE)
+    assert re.search(r"^pyodide-test: node: ok, \d+ passed, \d+ deselected in ", done.stdout, re.MULTILINE)
     assert "pyodide-test: deno: FAILED (exit 1)" in done.stdout
     assert "RuntimeError: refuses to import on Deno" in done.stderr
