@@ -60,6 +60,9 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
 @pytest.fixture(name="http", scope="session")
 def _http() -> Iterator[requests.Session]:
     with requests.Session() as session:
+        # A fresh connection per case: a kept-alive one the server (or a proxy) closed while idle between
+        # two slow cases fails the next case with "connection aborted", which is no contract violation.
+        session.headers["Connection"] = "close"
         yield session
 
 

@@ -2,7 +2,9 @@
 
 The only module that knows the adapters and the offline stand-in. Each adapter is imported where it is
 chosen, so a deployment loads only the drivers it uses; tests and other hosts may hand in their own.
-Any ASGI host runs it: `hypercorn 'handlers.app:create_app()'`, `uvicorn --factory handlers.app:create_app`.
+Any ASGI host runs it: `app` for hosts that import an object (`hypercorn handlers.app:app`, daphne), or
+the factory (`hypercorn 'handlers.app:create_app()'`, `uvicorn --factory handlers.app:create_app`).
+Building configures the service's log lines and logs the start-up summary.
 """
 
 from __future__ import annotations
@@ -11,22 +13,25 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
 
-from . import contract
-from .asgi import App
+from . import contract, logs, summary
 from .checkout import create_checkout, read_checkout
 from .contract import Contract
 from .deps import Deps
 from .edge import Edge
 from .health import healthz
-from .offline import pages
-from .offline.local_secrets import with_local_secrets
+from .http import Request, Response
+from .lazy_app import LazyApp
+from .offline.local_secrets import JWT_SECRET_FILE
+from .offline.origin import request_origin
 from .offline.payments import OfflinePayments
 from .openapi import SERVED_SCHEMAS, openapi_document, schema_file
 from .portal import create_portal
 from .ports import Payments, Profiles, SigningKeys, StoreError
-from .router import Route, Router, checked_route, route
+from .router import Call, Route, Router, checked_route, route
 from .session import HS256Keys, NoKeys, SessionReader
 from .settings import Settings, SettingsError
 from .webhook import PATH as WEBHOOK_PATH
@@ -34,6 +39,8 @@ from .webhook import stripe_webhook
 
 if TYPE_CHECKING:
     from .adapters.fetch import Fetch
+    from .asgi import App
+    from .offline.payments import OfflinePayments
 
 log = logging.getLogger("handlers")
 T = TypeVar("T")
@@ -61,10 +68,30 @@ class Overrides(TypedDict, total=False):
     clock: Callable[[], float]
 
 
+# Offline API calls whose answers carry the stand-in's links, built on the origin the request came to.
+LINKED = ("/api/stripe/create-checkout", "/api/stripe/create-portal")
+OFFLINE_SESSIONS = "offline-stripe.sqlite3"
+
+
 def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Overrides]) -> App:
-    """The ASGI app from the environment; a bad setting stops start-up with its name."""
+    """The ASGI app from the environment; a bad setting, or a store CHECK_STORE finds down, stops start-up."""
+    # The ASGI shim and the offline stand-in are imported where they are used: an edge worker's cold
+    # start compiles neither (in Pyodide, the stand-in's pages alone cost 40 ms of imports).
+    from .asgi import App
+
     settings = _configured(lambda: Settings.from_env(os.environ if environ is None else environ))
-    return App(_configured(lambda: build_router(settings, **overrides)))
+    logs.configure(settings.log_format)
+    offline = None if {"payments", "stand_in"} & overrides.keys() else _offline(settings)
+    _log_summary(summary.lines(settings, offline))
+    router = _configured(lambda: build_router(settings, **overrides))
+    if settings.check_store:
+        _configured(lambda: _check_store(router.deps.profiles))
+        log.info("store: answered the start-up check (CHECK_STORE=on)")
+    return App(router, access=logs.access if settings.access_log else None)
+
+
+# For hosts that import an object (daphne has no factories): built at lifespan start or first request.
+app = LazyApp(create_app)
 
 
 def create_edge(
@@ -76,6 +103,9 @@ def create_edge(
     API (`DATABASE_URL=supabase`), and sessions verify with the HS256 project secret only.
     """
     settings = _configured(lambda: Settings.from_env(environ))
+    logs.configure(settings.log_format)
+    if "payments" not in overrides and "stand_in" not in overrides:
+        _log_summary(summary.lines(settings, jwks=False))
 
     def transport() -> Fetch:
         if fetch is not None:
@@ -106,13 +136,10 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
     if payments is None and settings.stripe_secret_key:
         payments = _payments(settings)
     elif payments is None:
+        from .offline.local_secrets import with_local_secrets
+
         settings = with_local_secrets(settings)
-        log.warning(
-            "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
-            "No real payment is made; checkout and portal URLs point at this server."
-        )
-        base_url = f"http://{settings.host}:{settings.port}"
-        stand_in = payments = OfflinePayments(base_url, settings.stripe_portal_configuration)
+        stand_in = payments = _stand_in(settings)
     keys = overrides["signing_keys"] if "signing_keys" in overrides else _signing_keys(settings)
     deps = Deps(
         settings=settings,
@@ -122,11 +149,101 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
         profiles=profiles,
         clock=overrides.get("clock", time.time),
     )
-    router = Router(deps, API_ROUTES)
+    routes = {
+        path: {method: _traced(found) for method, found in methods.items()}
+        for path, methods in API_ROUTES.items()
+    }
     if stand_in is not None:  # an optional feature adds routes; it is never switched off at run time
+        for path in LINKED:
+            routes[path] = {
+                method: _linked(found, stand_in, settings) for method, found in routes[path].items()
+            }
+    router = Router(deps, routes)
+    if stand_in is not None:
+        from .offline import pages
+
         for prefix, methods in pages.routes(stand_in, router.dispatch).items():
-            router.add_prefix(prefix, methods)
+            router.add_prefix(prefix, {method: _traced(found) for method, found in methods.items()})
     return router
+
+
+def _traced(found: Route) -> Route:
+    """`found`, with its request id on the lines logged while it checks and while its handler runs."""
+    prepare = found.prepare
+
+    def traced(request: Request, deps: Deps) -> Call:
+        request_id = request.request_id or "-"
+        token = logs.REQUEST_ID.set(request_id)
+        try:
+            call = prepare(request, deps)
+        finally:
+            logs.REQUEST_ID.reset(token)
+
+        def run() -> Response:
+            # Set here too: the handler runs in a pool thread, which has no context of the request's.
+            token = logs.REQUEST_ID.set(request_id)
+            try:
+                return call()
+            finally:
+                logs.REQUEST_ID.reset(token)
+
+        return run
+
+    return replace(found, prepare=traced)
+
+
+def _linked(found: Route, stand_in: OfflinePayments, settings: Settings) -> Route:
+    """`found`, with the stand-in's links built on the origin the request came to (never HOST/PORT)."""
+    prepare = found.prepare
+
+    def linked(request: Request, deps: Deps) -> Call:
+        origin = request_origin(request, settings.public_url, settings.trust_proxy_headers)
+        call = prepare(request, deps)
+
+        def run() -> Response:
+            with stand_in.links_at(origin):
+                return call()
+
+        return run
+
+    return replace(found, prepare=linked)
+
+
+def _offline(settings: Settings) -> summary.Offline | None:
+    """What offline mode will use, when there is no Stripe key."""
+    if settings.stripe_secret_key:
+        return None
+    return summary.Offline(str(_offline_sessions(settings)), str(JWT_SECRET_FILE))
+
+
+def _offline_sessions(settings: Settings) -> Path:
+    """Beside the SQLite profile store, else var/: one file every worker process of this service opens."""
+    url = settings.database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///")).with_name(OFFLINE_SESSIONS)
+    return Path("var") / OFFLINE_SESSIONS
+
+
+def _stand_in(settings: Settings) -> OfflinePayments:
+    """The offline stand-in, its sessions in a SQLite file so that several workers share them."""
+    from .offline.sqlite_sessions import SQLiteSessions
+
+    sessions = SQLiteSessions(_offline_sessions(settings))
+    sessions.create()
+    fallback = settings.public_url or "http://localhost"  # only for a request that names no host
+    return OfflinePayments(fallback, settings.stripe_portal_configuration, sessions=sessions)
+
+
+def _log_summary(lines: list[summary.Line]) -> None:
+    for level, line in lines:
+        log.log(level, "%s", line)
+
+
+def _check_store(profiles: Profiles) -> None:
+    try:
+        profiles.ping()
+    except StoreError as exc:
+        raise StoreError(f"CHECK_STORE=on and the profile store does not answer: {exc}") from exc
 
 
 def _configured(build: Callable[[], T]) -> T:
@@ -195,14 +312,9 @@ def _signing_keys(settings: Settings) -> SigningKeys:
         return _hs256_keys(settings)
     from .adapters.jwks_keys import JWKSKeys, KeyChain
 
-    if not settings.supabase_jwt_secret:
-        log.warning("SUPABASE_JWT_SECRET is not set: only ES256/RS256 sessions (the project's JWKS) verify.")
     hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
     return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
 
 
 def _hs256_keys(settings: Settings) -> SigningKeys:
-    if settings.supabase_jwt_secret:
-        return HS256Keys(settings.supabase_jwt_secret)
-    log.warning("SUPABASE_JWT_SECRET is not set: no session verifies, so create-portal answers 401.")
-    return NoKeys()
+    return HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else NoKeys()

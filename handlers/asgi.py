@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,14 +19,17 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+# Told of each answered request: method, path, status, request id, seconds from head to last byte.
+Access = Callable[[str, str, int, str, float], None]
 
 
 class App:
     """An ASGI application over a Router."""
 
-    def __init__(self, router: Router, *, threads: int | None = None) -> None:
-        """`threads` handler threads, by default the WORKER_THREADS setting."""
+    def __init__(self, router: Router, *, threads: int | None = None, access: Access | None = None) -> None:
+        """`threads` handler threads, by default the WORKER_THREADS setting; `access` hears each answer."""
         self.router = router
+        self.access = access
         # Sized on purpose: the default pool would let only cpu_count + 4 Stripe calls overlap.
         workers = threads or router.deps.settings.worker_threads
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler")
@@ -37,6 +41,7 @@ class App:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         client = scope.get("client")
         head = self.router.head(
             scope["method"],
@@ -48,7 +53,11 @@ class App:
         if isinstance(head, Answer):
             answer = head
         else:
-            body = await self._read_body(receive)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body: bytes | None = message.get("body", b"")  # all of it in one message, as is usual
+            else:
+                body = await self._read_body(receive, message)
             if body is None:
                 return  # the client went away before its body arrived: nobody to answer
             step = self.router.body(head, body)
@@ -59,13 +68,17 @@ class App:
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
+        if self.access is not None:
+            rid = next((value for name, value in answer.headers if name == "x-request-id"), "-")
+            self.access(scope["method"], scope["path"], answer.status, rid, time.perf_counter() - started)
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The body, read no further than past the limit (the Router answers 413 then); None on disconnect."""
+    async def _read_body(self, receive: Receive, message: Message) -> bytes | None:
+        """The body from `message` on, read no further than past the limit (413 then); None on disconnect."""
         chunks: list[bytes] = []
         size = 0
         while size <= self.router.max_body_bytes:
-            message = await receive()
+            if chunks:
+                message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunks.append(message.get("body", b""))

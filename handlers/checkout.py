@@ -33,7 +33,8 @@ def create_checkout(request: Request, deps: Deps, body: dict[str, Any]) -> Respo
     The 400s come from `read_checkout`, which the router runs first; the 500s from the ports' errors.
     """
     user = deps.sessions.optional_user(request)
-    customer_id = _customer_id(deps, user)
+    profile = deps.profiles.get(user.id, access_token=user.access_token) if user else None
+    customer_id = profile.customer_id if profile else None
     params = checkout_params(body, user, customer_id)
     now = deps.clock()
     try:
@@ -100,10 +101,3 @@ def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str
 def _browser(request: Request) -> str:
     names = ("x-forwarded-for", "user-agent", "accept-language")
     return "|".join([request.client, *(request.header(name) or "" for name in names)])
-
-
-def _customer_id(deps: Deps, user: User | None) -> str | None:
-    if user is None:
-        return None
-    profile = deps.profiles.get(user.id, access_token=user.access_token)
-    return profile.customer_id if profile is not None else None

@@ -47,8 +47,10 @@ class CORS:
         if not self.allowed:
             return response
         origin = _header(headers, "origin")
-        extra = self._allow(origin) if origin and origin_of(origin) in self.allowed else (("vary", "Origin"),)
-        return replace(response, headers=(*response.headers, *extra))
+        if origin and origin_of(origin) in self.allowed:
+            allow = (("access-control-allow-origin", origin), ("access-control-allow-credentials", "true"))
+            return replace(response, headers=(*response.headers, *allow, ("vary", "Origin")))
+        return replace(response, headers=(*response.headers, ("vary", "Origin")))
 
     def refuse(self, request: Request) -> Response | None:
         """403 for a POST that rides on a session cookie from an origin that is neither ours nor listed."""
@@ -61,13 +63,6 @@ class CORS:
         if found is not None and (found in self.allowed or _same_host(found, request.header("host"))):
             return None
         return Response(403, {"error": CROSS_SITE})
-
-    def _allow(self, origin: str) -> Headers:
-        return (
-            ("access-control-allow-origin", origin),
-            ("access-control-allow-credentials", "true"),
-            ("vary", "Origin"),
-        )
 
     def _has_session_cookie(self, request: Request) -> bool:
         return any(is_session_cookie(name, self._cookie_name) for name in request.cookies())

@@ -1,7 +1,4 @@
-"""The service for hosts without ASGI, such as a Pyodide edge worker: a plain call over the same Router.
-
-`handlers.app.create_edge(environ, fetch)` builds one; call `handle(method, url, headers, body)` per request.
-"""
+"""The service for hosts without ASGI, such as a Pyodide edge worker: a plain call over the same Router."""
 
 from __future__ import annotations
 

@@ -24,10 +24,7 @@ class Request:
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""
         wanted = name.lower()
-        for key, value in self.headers:
-            if key == wanted:
-                return value
-        return None
+        return next((value for key, value in self.headers if key == wanted), None)
 
     def cookies(self) -> dict[str, str]:
         """Cookies from every Cookie header, values URL-decoded; the first of a repeated name wins."""

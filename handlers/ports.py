@@ -83,10 +83,8 @@ class UnknownCustomer(PaymentsError):
 class PortalNotConfigured(PaymentsError):
     """Stripe has no customer portal configuration to open: only the operator can fix that."""
 
-    def __init__(
-        self, message: str = "The billing portal is not available yet. Please contact support."
-    ) -> None:
-        super().__init__(message)
+    def __init__(self) -> None:
+        super().__init__("The billing portal is not available yet. Please contact support.")
 
 
 class StoreError(PortError):

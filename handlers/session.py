@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-import binascii
+import functools
 import itertools
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import json_depth
+from . import hs256, json_depth
 from .http import Request
 from .ports import InvalidToken, SigningKeys, User, VerificationKey
 
@@ -102,21 +102,11 @@ class SessionReader:
         return user
 
     def _verify(self, token: str) -> tuple[User, float]:
-        # Imported on the first token, not with the module: pyjwt loads cryptography, 50 ms of start-up.
-        import jwt
-
         try:
             header = _unverified_header(token)
             key = self._keys.key_for(header)
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=[key.algorithm],
-                audience=AUDIENCE,
-                issuer=self._issuer,
-                options={"require": ["exp", "sub", "aud"], "verify_iss": self._issuer is not None},
-            )
-        except (jwt.InvalidTokenError, InvalidToken) as exc:
+            claims = self._claims(token, key)
+        except InvalidToken as exc:
             raise NotSignedIn(str(exc)) from exc
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or claims.get("role") != AUDIENCE:
@@ -125,6 +115,33 @@ class SessionReader:
         user = User(subject, email if isinstance(email, str) and email else None, access_token=token)
         return user, float(claims["exp"])
 
+    def _claims(self, token: str, key: VerificationKey) -> dict[str, Any]:
+        """The token's claims as `jwt.decode` checks them; NotSignedIn for any token it refuses."""
+        if key.algorithm == "HS256" and _plain_secret(key.key):
+            found = hs256.accepted_claims(token, key.key, AUDIENCE, self._issuer, time.time())
+            if found is not None:
+                return found
+        # Imported on the first token pyjwt must judge: it loads cryptography, 50 ms of start-up.
+        import jwt
+
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[key.algorithm],
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "aud"], "verify_iss": self._issuer is not None},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise NotSignedIn(str(exc)) from exc
+        return claims
+
+
+@functools.lru_cache(maxsize=8)
+def _plain_secret(key: Any) -> bool:
+    return hs256.plain_secret(key)
+
 
 def _unverified_header(token: str) -> dict[str, Any]:
     """The token's header, only to choose a key: jwt.decode checks everything again.
@@ -132,18 +149,21 @@ def _unverified_header(token: str) -> dict[str, Any]:
     Not jwt.get_unverified_header: it decodes and checks all three segments, which jwt.decode then does
     once more; that was a fifth of the CPU of a signed-in request (cProfile).
     """
-    import jwt
-
-    head = token.split(".", 1)[0]
     try:
-        header = json_depth.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        header = json_depth.loads(_b64decode(token.split(".", 1)[0]))
     except json_depth.TooDeep as exc:
         # Not for pyjwt either: it would parse the header again, recursing all the way down.
         raise InvalidToken("token header nested too deep") from exc
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error included
         header = None
-    # A malformed token takes pyjwt's own path, for its exact error.
-    return header if isinstance(header, dict) else jwt.get_unverified_header(token)
+    if isinstance(header, dict):
+        return header
+    import jwt
+
+    try:  # a malformed token takes pyjwt's own path, for its exact error
+        return jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise NotSignedIn(str(exc)) from exc
 
 
 def session_from_cookies(cookies: Mapping[str, str], name: str | None) -> dict[str, Any] | None:
@@ -175,15 +195,14 @@ def _joined_chunks(cookies: Mapping[str, str], name: str) -> str:
 
 
 def _decode(value: str) -> dict[str, Any] | None:
-    text = value
-    if value.startswith("base64-"):
-        encoded = value[len("base64-") :]
-        try:
-            text = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
-        except (binascii.Error, ValueError):
-            return None
     try:
-        session = json_depth.loads(text)
-    except ValueError:  # json_depth.TooDeep: nesting too deep to parse is no session either
+        if value.startswith("base64-"):
+            value = _b64decode(value.removeprefix("base64-")).decode("utf-8")
+        session = json_depth.loads(value)
+    except ValueError:  # binascii.Error, UnicodeError, json_depth.TooDeep: no session either
         return None
     return session if isinstance(session, dict) else None
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -39,6 +39,11 @@ class Settings:
     supabase_timeout: float = 5.0
     allowed_origins: tuple[str, ...] = ()
     stripe_portal_configuration: str | None = None
+    public_url: str | None = None
+    trust_proxy_headers: bool = False
+    check_store: bool = False
+    log_format: str = "text"
+    access_log: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -74,6 +79,11 @@ class Settings:
             supabase_timeout=_number(environ, "SUPABASE_TIMEOUT", default.supabase_timeout, 0.1, 60),
             allowed_origins=_origins(environ, "ALLOWED_ORIGINS"),
             stripe_portal_configuration=_portal_configuration(environ),
+            public_url=_public_url(environ),
+            trust_proxy_headers=_switch(environ, "TRUST_PROXY_HEADERS", default.trust_proxy_headers),
+            check_store=_switch(environ, "CHECK_STORE", default.check_store),
+            log_format=_choice(environ, "LOG_FORMAT", ("text", "json")),
+            access_log=_switch(environ, "ACCESS_LOG", default.access_log),
         )
 
     @property
@@ -107,6 +117,34 @@ def _portal_configuration(environ: Mapping[str, str]) -> str | None:
             f"STRIPE_PORTAL_CONFIGURATION must be a customer portal configuration id (bpc_...), got {value!r}"
         )
     return value or None
+
+
+def _public_url(environ: Mapping[str, str]) -> str | None:
+    value = environ.get("PUBLIC_URL", "").strip()
+    if not value:
+        return None
+    origin = origin_of(value)
+    if origin is None or urlsplit(value).path not in ("", "/") or any(c in value for c in "?#@"):
+        raise SettingsError(f"PUBLIC_URL must be an origin like https://billing.example.com, got {value!r}")
+    return origin
+
+
+def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "yes", "1"):
+        return True
+    if raw in ("off", "false", "no", "0"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = environ.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _http_url(environ: Mapping[str, str], name: str) -> str | None:

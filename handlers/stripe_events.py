@@ -11,12 +11,6 @@ from .ports import Payments, ProfileUpdate
 
 log = logging.getLogger("handlers.webhook")
 
-CHECKOUT_COMPLETED = "checkout.session.completed"
-SUBSCRIPTION_UPDATED = "customer.subscription.updated"
-SUBSCRIPTION_DELETED = "customer.subscription.deleted"
-INVOICE_PAID = "invoice.paid"
-INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
-
 ACCESS_GRANTED = frozenset({"active", "trialing"})
 ACCESS_REVOKED = frozenset({"canceled", "unpaid", "incomplete_expired"})
 
@@ -54,15 +48,15 @@ def profile_update(event: Event, payments: Payments) -> ProfileUpdate | None:
 
     PaymentsError passes through when Stripe must be asked for what the event lacks.
     """
-    if event.type == CHECKOUT_COMPLETED:
+    if event.type == "checkout.session.completed":
         return _checkout_completed(event, payments)
-    if event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED):
+    if event.type in ("customer.subscription.updated", "customer.subscription.deleted"):
         return _subscription_changed(event)
-    if event.type == INVOICE_PAID:
+    if event.type == "invoice.paid":
         return ProfileUpdate(
             event.id, event.created, customer_id=_id(event.object.get("customer")), has_access=True
         )
-    if event.type == INVOICE_PAYMENT_FAILED:
+    if event.type == "invoice.payment_failed":
         # Stripe retries the charge and then updates the subscription; access follows that event.
         log.warning(
             "invoice payment failed event=%s customer=%s invoice=%s",
@@ -97,7 +91,7 @@ def _subscription_changed(event: Event) -> ProfileUpdate:
     subscription = event.object
     status = subscription.get("status")
     access: bool | None = None
-    if event.type == SUBSCRIPTION_DELETED or status in ACCESS_REVOKED:
+    if event.type == "customer.subscription.deleted" or status in ACCESS_REVOKED:
         access = False
     elif status in ACCESS_GRANTED:
         access = True

@@ -10,7 +10,7 @@ import logging
 from .deps import Deps
 from .http import HTTPError, Request, Response
 from .ports import PaymentsError, StoreError
-from .stripe_events import Event, NotAnEvent, parse_event, profile_update
+from .stripe_events import parse_event, profile_update
 
 log = logging.getLogger("handlers.webhook")
 
@@ -43,7 +43,10 @@ def stripe_webhook(request: Request, deps: Deps) -> Response:
         )
         raise HTTPError(500, NOT_CONFIGURED)
     verify(request.body, request.header("stripe-signature"), secret)
-    event = _event(request.body)
+    try:
+        event = parse_event(json.loads(request.body))
+    except ValueError:  # NotAnEvent is one too
+        raise HTTPError(400, NOT_AN_EVENT) from None
     try:
         update = profile_update(event, deps.payments)
         outcome = "ignored" if update is None else deps.profiles.apply(update)
@@ -81,10 +84,3 @@ def signature_header(payload: bytes, secret: str, timestamp: int) -> str:
     """The `Stripe-Signature` Stripe sends: `t=<unix>,v1=<HMAC-SHA256 of "<t>.<payload>">`."""
     digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + payload, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
-
-
-def _event(body: bytes) -> Event:
-    try:
-        return parse_event(json.loads(body))
-    except (ValueError, NotAnEvent):
-        raise HTTPError(400, NOT_AN_EVENT) from None

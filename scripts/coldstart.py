@@ -76,6 +76,11 @@ def main() -> None:
     print(f"    loadPyodide     {phases['boot_ms']:7.0f} ms")
     print(f"    load wheels     {phases['wheels_ms']:7.0f} ms")
     print(f"    import + build + first request {phases['first_request_ms']:5.0f} ms")
+    print(f"      import handlers.app  {phases['import_ms']:7.0f} ms")
+    print(f"      create_edge          {phases['build_ms']:7.0f} ms")
+    print(f"      first answer         {phases['answer_ms']:7.0f} ms")
+    handlers_ms = phases["wheels_ms"] + phases["first_request_ms"]
+    print(f"  the handlers' share (wheels + import + build + answer): {handlers_ms:.0f} ms")
 
 
 if __name__ == "__main__":

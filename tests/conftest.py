@@ -1,7 +1,8 @@
-"""Fixtures shared by several test modules: the throwaway PostgreSQL servers."""
+"""Fixtures shared by several test modules: the throwaway PostgreSQL servers, the service's logger."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -58,3 +59,13 @@ def _supabase_database(request: pytest.FixtureRequest) -> Iterator[SupabaseDatab
 
     with supabase_server() as database:
         yield database
+
+
+@pytest.fixture(autouse=True)
+def _restore_the_service_loggers() -> Iterator[None]:
+    """create_app gives our loggers a handler of their own and stops propagation: undo it after."""
+    loggers = [logging.getLogger(name) for name in ("handlers", "psycopg")]
+    kept = [(list(logger.handlers), logger.propagate, logger.level) for logger in loggers]
+    yield
+    for logger, (handlers, propagate, level) in zip(loggers, kept, strict=True):
+        logger.handlers[:], logger.propagate, logger.level = handlers, propagate, level

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -19,10 +21,11 @@ from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.app import build_router, create_app, create_edge
 from handlers.http import Request
 from handlers.offline.payments import OfflinePayments
-from handlers.ports import PaymentsError
+from handlers.ports import PaymentsError, Profile
 from handlers.router import Router
 from handlers.session import HS256Keys, NoKeys, NotSignedIn
 from handlers.settings import Settings
+from tests.helpers.asgi_client import call
 from tests.helpers.fake_fetch import FakeFetch
 from tests.helpers.fakes import (
     SECRET,
@@ -34,6 +37,7 @@ from tests.helpers.fakes import (
     make_token,
 )
 from tests.helpers.jwks import es256, jwks
+from tests.helpers.stripe_events import WEBHOOK_SECRET, event, invoice, signature
 
 EDGE = {
     "STRIPE_SECRET_KEY": "sk_test_edge0123456789",
@@ -180,53 +184,158 @@ def test_offline_mode_routes_the_stand_ins_pages(tmp_path: Path, monkeypatch: py
     offline = build_router(Settings.from_env({"DATABASE_URL": database}))
     assert isinstance(offline.deps.payments, OfflinePayments)
     url = offline.deps.payments.create_portal_session("cus_1", "https://app.example.com/account")
-    page = Request("GET", url.removeprefix("http://127.0.0.1:8000"))
+    page = Request("GET", url.removeprefix("http://localhost"))  # no request named a host
     assert offline.dispatch(page).status == 200
     assert (tmp_path / "var" / "local-jwt-secret").exists()
+    assert (tmp_path / "offline-stripe.sqlite3").exists()  # beside the profile store, for every worker
 
     real = build_router(Settings.from_env({"DATABASE_URL": database, "STRIPE_SECRET_KEY": "sk_test_1"}))
     assert isinstance(real.deps.payments, StripePayments)
     assert real.dispatch(page).status == 404
 
 
+def test_create_app_logs_the_summary_and_an_access_line_without_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """create_app prints one line per start-up fact, then one access line per request; no secret."""
+    key, secret = "sk_live_app0123456789", "app-jwt-secret-that-is-long-enough-for-hs256"
+    app = create_app(
+        {
+            "STRIPE_SECRET_KEY": key,
+            "SUPABASE_JWT_SECRET": secret,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+        }
+    )
+    asyncio.run(call(app, "POST", "/api/stripe/create-checkout", b"{}", {"X-Request-Id": "app-1"}))
+    app.executor.shutdown()
+
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" ", 3)[2:] for line in lines[:2]] == [
+        ["INFO", "handlers [-] stripe: live mode"],
+        [
+            "WARNING",
+            f"handlers [-] store: sqlite {tmp_path}/p.db, a local file: a container loses it unless it"
+            " is on a volume (DATABASE_URL)",
+        ],
+    ]
+    assert re.fullmatch(
+        r".* INFO handlers\.access \[app-1\] POST /api/stripe/create-checkout 400 \d+\.\dms", lines[-1]
+    )
+    assert not any(key in line or secret in line for line in lines)
+
+
+def test_access_log_off_logs_no_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ACCESS_LOG=off: the summary still prints; no access line does."""
+    app = create_app(
+        {"STRIPE_SECRET_KEY": "sk_test_1", "ACCESS_LOG": "off", "DATABASE_URL": f"sqlite:///{tmp_path}/p"}
+    )
+    asyncio.run(call(app, "GET", "/healthz"))
+    app.executor.shutdown()
+
+    err = capsys.readouterr().err
+    assert "stripe: test mode" in err and "handlers.access" not in err
+
+
+def test_check_store_refuses_a_store_that_does_not_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    """CHECK_STORE=on pings the store at build: down, start-up stops with one line; up, it says so."""
+    down = FakeProfiles()
+    down.down = True
+    environ = {"STRIPE_SECRET_KEY": "sk_test_1", "CHECK_STORE": "on"}
+
+    with pytest.raises(SystemExit) as stopped:
+        create_app(environ, profiles=down)
+    create_app(environ, profiles=FakeProfiles()).executor.shutdown()
+
+    assert str(stopped.value.code).startswith(
+        "configuration error: CHECK_STORE=on and the profile store does not answer: "
+    )
+    assert "store: answered the start-up check (CHECK_STORE=on)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
-    ("environ", "warnings"),
+    ("environ", "headers", "origin"),
     [
+        pytest.param({}, {"Host": "127.0.0.1:8020"}, "http://127.0.0.1:8020", id="host-header"),
         pytest.param(
-            {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_JWT_SECRET": "s" * 32}, [], id="configured"
+            {"HOST": "0.0.0.0", "PORT": "9999"},
+            {"Host": "billing.test"},
+            "http://billing.test",
+            id="not-host-port",
         ),
         pytest.param(
-            {"STRIPE_SECRET_KEY": "sk_test_1"},
-            ["SUPABASE_JWT_SECRET is not set: no session verifies, so create-portal answers 401."],
-            id="no-secret",
+            {},
+            {"Host": "10.0.0.5:8000", "X-Forwarded-Host": "pay.example.com", "X-Forwarded-Proto": "https"},
+            "http://10.0.0.5:8000",
+            id="untrusted-forwarded",
         ),
         pytest.param(
-            {"STRIPE_SECRET_KEY": "sk_test_1", "SUPABASE_URL": "https://abcd.supabase.co"},
-            ["SUPABASE_JWT_SECRET is not set: only ES256/RS256 sessions (the project's JWKS) verify."],
-            id="jwks-only",
+            {"TRUST_PROXY_HEADERS": "on"},
+            {"Host": "10.0.0.5:8000", "X-Forwarded-Host": "pay.example.com", "X-Forwarded-Proto": "https"},
+            "https://pay.example.com",
+            id="trusted-forwarded",
         ),
         pytest.param(
-            {"SUPABASE_JWT_SECRET": "s" * 32},
-            [
-                "STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in. "
-                "No real payment is made; checkout and portal URLs point at this server."
-            ],
-            id="offline",
+            {"PUBLIC_URL": "https://billing.example.com"},
+            {"Host": "10.0.0.5:8000"},
+            "https://billing.example.com",
+            id="public-url",
         ),
     ],
 )
-def test_start_up_warns_once_for_each_missing_secret(
-    environ: dict[str, str],
-    warnings: list[str],
+def test_offline_links_follow_the_request(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    environ: dict[str, str],
+    headers: dict[str, str],
+    origin: str,
 ) -> None:
-    """What a missing secret turns off is said once, in words an operator can act on."""
-    monkeypatch.chdir(tmp_path)  # offline mode keeps its local secrets under ./var
-    with caplog.at_level(logging.WARNING, logger="handlers"):
-        build_router(Settings.from_env(environ), profiles=FakeProfiles())
-    assert [r.getMessage() for r in caplog.records if r.name == "handlers"] == warnings
+    """Offline checkout and portal links are built on where the request arrived, never on HOST/PORT."""
+    monkeypatch.chdir(tmp_path)
+    token = make_token(SECRET, iss=None, sub="user-links")
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3", "SUPABASE_JWT_SECRET": SECRET, **environ}
+    app = create_app(settings)
+    store = app.router.deps.profiles
+    assert isinstance(store, SQLiteProfiles)
+    store.put(Profile("user-links", "l@example.com", "cus_links"))
+    signed_in = {**headers, "Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    checkout = asyncio.run(
+        call(app, "POST", "/api/stripe/create-checkout", json.dumps(CHECKOUT_BODY).encode(), signed_in)
+    )
+    portal = asyncio.run(
+        call(
+            app, "POST", "/api/stripe/create-portal", b'{"returnUrl":"https://app.example.com/a"}', signed_in
+        )
+    )
+    app.executor.shutdown()
+
+    assert checkout.json()["url"].startswith(f"{origin}/offline/checkout/cs_offline_")
+    assert portal.json() == {"url": f"{origin}/offline/portal/bps_offline_1"}
+
+
+def test_a_handlers_own_line_carries_its_request_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The webhook logs in a handler thread; its line has the request's id, and the next line none."""
+    app = create_app(
+        {
+            "STRIPE_SECRET_KEY": "sk_test_1",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3",
+            "ACCESS_LOG": "off",
+        }
+    )
+    payload = event("invoice.paid", invoice(), event_id="evt_traced")
+    headers = {"Stripe-Signature": signature(payload), "X-Request-Id": "hook-1"}
+    asyncio.run(call(app, "POST", "/api/webhook/stripe", payload, headers))
+    app.executor.shutdown()
+    logging.getLogger("handlers").info("after the request")
+
+    lines = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(
+        r".* handlers\.webhook \[hook-1\] stripe event evt_traced type=invoice\.paid .*", lines[-2]
+    )
+    assert lines[-1].endswith(" INFO handlers [-] after the request")
 
 
 def test_a_jwt_secret_verifies_hs256_sessions_beside_the_jwks() -> None:

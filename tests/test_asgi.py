@@ -227,6 +227,27 @@ def test_a_check_that_crashes_before_the_handler_is_one_logged_500(caplog: pytes
     assert payments.checkouts == []
 
 
+def test_access_hears_every_answer_after_it_is_sent() -> None:
+    """`access` hears method, path, status and request id of answers from head, body and handler alike."""
+    heard: list[tuple[str, str, int, str]] = []
+
+    def access(method: str, path: str, status: int, request_id: str, seconds: float) -> None:
+        assert seconds >= 0
+        heard.append((method, path, status, request_id))
+
+    app = App(make_router(settings=SMALL), threads=1, access=access)
+    asyncio.run(call(app, "GET", "/nowhere", headers={"X-Request-Id": "a-1"}))
+    asyncio.run(call(app, "POST", CHECKOUT, b"{", {"X-Request-Id": "a-2"}))
+    asyncio.run(call(app, "POST", CHECKOUT, GOOD, {"X-Request-Id": "a-3"}))
+    app.executor.shutdown()
+
+    assert heard == [
+        ("GET", "/nowhere", 404, "a-1"),
+        ("POST", CHECKOUT, 400, "a-2"),
+        ("POST", CHECKOUT, 200, "a-3"),
+    ]
+
+
 def run_raw(app: App, scope: dict[str, Any], incoming: list[Message]) -> tuple[list[Message], list[Message]]:
     """Drive `app` with these messages; what it sent, and what it left unread."""
     sent: list[Message] = []

@@ -14,12 +14,11 @@ from handlers.contract import (
     CHECKOUT_REQUEST,
     NOT_JSON,
     PORTAL_REQUEST,
-    REMEMBERED_BODY_BYTES,
-    REMEMBERED_VERDICTS,
     Contract,
     schema_dir,
 )
 from handlers.http import HTTPError, Request
+from handlers.validator import UnsupportedSchema
 from tests.helpers.fakes import contract
 
 PRICE = "Price ID is required"
@@ -182,24 +181,17 @@ def test_unmapped_errors_fall_back(tmp_path: Path) -> None:
     assert Contract.load(tmp_path).first_error("s.json", {}) == "Request body is invalid"
 
 
-def test_remembered_verdicts_match_fresh_ones_and_stay_bounded(tmp_path: Path) -> None:
-    """A repeated body gets the same verdict as the first time; the memory of verdicts is bounded."""
-    fresh = Contract.load()
-    bodies = [json.dumps(without("priceId")), json.dumps(GOOD), json.dumps(without(mode="x"))] * 2
-    for raw in bodies:
-        request = Request("POST", "/", body=raw.encode())
-        try:
-            fresh.read(request, CHECKOUT_REQUEST)
-            outcome = None
-        except HTTPError as exc:
-            outcome = exc.message
-        assert outcome == contract().first_error(CHECKOUT_REQUEST, json.loads(raw))
-    for index in range(1100):
-        with pytest.raises(HTTPError):
-            fresh.read(
-                Request("POST", "/", body=json.dumps({"priceId": f"p{index}"}).encode()), CHECKOUT_REQUEST
-            )
-    assert len(fresh._verdicts) <= 1024
+def test_each_schema_compiles_on_first_use_only() -> None:
+    """A schema no request uses is never compiled: one the compiler refuses breaks only its own use."""
+    checkout = json.loads((schema_dir() / CHECKOUT_REQUEST).read_text("utf-8"))
+    lazy = Contract({CHECKOUT_REQUEST: checkout, "odd.json": {"type": "object", "minProperties": 1}})
+    raw = json.dumps(without("priceId")).encode()
+
+    with pytest.raises(HTTPError) as caught:
+        lazy.read(Request("POST", "/", body=raw), CHECKOUT_REQUEST)
+    assert (caught.value.status, caught.value.message) == (400, PRICE)
+    with pytest.raises(UnsupportedSchema, match="minProperties"):
+        lazy.first_error("odd.json", {})
 
 
 @pytest.mark.parametrize(
@@ -232,22 +224,16 @@ def padded(size: int, body: dict[str, Any]) -> bytes:
     return json.dumps({**body, "pad": "x" * (size - len(bare))}).encode()
 
 
-def test_bodies_over_the_remembered_size_are_checked_afresh_and_not_kept() -> None:
-    """Verdicts on bodies up to REMEMBERED_BODY_BYTES are kept; larger bodies get theirs every time."""
+def test_large_bodies_are_checked_like_small_ones() -> None:
+    """A body over 2 KB gets the same verdict as a small one, every time it is read."""
     fresh = Contract.load()
-    at_limit = padded(REMEMBERED_BODY_BYTES, without("priceId"))
-    over = padded(REMEMBERED_BODY_BYTES + 1, without("priceId"))
-    over_valid = padded(REMEMBERED_BODY_BYTES + 1, GOOD)
-    assert (len(at_limit), len(over), len(over_valid)) == (2048, 2049, 2049)
-
+    invalid = padded(2049, without("priceId"))
+    valid = padded(2049, GOOD)
     for _ in range(2):
-        for raw in (at_limit, over):
-            with pytest.raises(HTTPError) as caught:
-                fresh.read(Request("POST", "/", body=raw), CHECKOUT_REQUEST)
-            assert (caught.value.status, caught.value.message) == (400, PRICE)
-        assert fresh.read(Request("POST", "/", body=over_valid), CHECKOUT_REQUEST) == json.loads(over_valid)
-
-    assert list(fresh._verdicts) == [(CHECKOUT_REQUEST, at_limit)]
+        with pytest.raises(HTTPError) as caught:
+            fresh.read(Request("POST", "/", body=invalid), CHECKOUT_REQUEST)
+        assert (caught.value.status, caught.value.message) == (400, PRICE)
+        assert fresh.read(Request("POST", "/", body=valid), CHECKOUT_REQUEST) == json.loads(valid)
 
 
 @pytest.mark.parametrize("installed", [True, False], ids=["wheel", "checkout"])
@@ -263,21 +249,9 @@ def test_schema_dir_prefers_the_wheels_copy(
     assert schema_dir() == (package / "_schemas" if installed else tmp_path / "schemas")
 
 
-def test_the_memory_of_verdicts_is_emptied_when_full() -> None:
-    """REMEMBERED_VERDICTS verdicts are kept; the next new one empties the memory before it is kept."""
+def test_error_bodies_are_checked_each_time() -> None:
+    """A valid error body does not vouch for the next, invalid one."""
     fresh = Contract.load()
-    for index in range(REMEMBERED_VERDICTS + 1):
-        with pytest.raises(HTTPError):
-            fresh.read(
-                Request("POST", "/", body=json.dumps({"priceId": f"p{index}"}).encode()), CHECKOUT_REQUEST
-            )
-        expected = index + 1 if index < REMEMBERED_VERDICTS else 1
-        assert len(fresh._verdicts) == expected
-
-
-def test_error_bodies_get_their_own_verdicts() -> None:
-    """Remembered per message: a valid error body does not vouch for the next, invalid one."""
-    fresh = Contract.load()
-    assert fresh.error_body_problem("error.json", "Price ID is required") is None
-    assert fresh.error_body_problem("error.json", "") == "Request body is invalid"
-    assert fresh.error_body_problem("error.json", "Price ID is required") is None
+    assert fresh.first_error("error.json", {"error": "Price ID is required"}) is None
+    assert fresh.first_error("error.json", {"error": ""}) == "Request body is invalid"
+    assert fresh.first_error("error.json", {"error": "Price ID is required"}) is None

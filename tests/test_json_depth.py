@@ -106,17 +106,38 @@ def test_other_encodings_are_measured_as_json_reads_them(encoding: str) -> None:
         pytest.param(b"[1,", id="truncated"),
         pytest.param(b"\xff\xfe\xfd", id="not-text"),
         pytest.param(b'\xef\xbb\xbf{"a": 1}', id="utf-8-bom"),
+        pytest.param('{"a": "\u00e9"}'.encode("utf-16-be"), id="utf-16-be-no-bom"),
+        pytest.param('["\u00e9"]'.encode("utf-32-le"), id="utf-32-le-no-bom"),
+        pytest.param(b"{}", id="empty-object"),
+        pytest.param(b'{"a":[1,{"b":null}],"c":"}"}', id="object"),
+        pytest.param(b'[1,"]"]', id="array"),
+        pytest.param(b' {"a": 1} ', id="spaces-around"),
+        pytest.param(b'{"a": 1}\n', id="newline-after"),
+        pytest.param(b'{"a": 1} }', id="extra-data"),
+        pytest.param(b'{"a": 1}{"b": 2}', id="two-objects"),
+        pytest.param(b'{"a": 1,}', id="trailing-comma"),
+        pytest.param(b"{'a': 1}", id="single-quotes"),
+        pytest.param(b'{"a": NaN, "b": -Infinity}', id="nan-and-infinity"),
+        pytest.param(b'{"a": 1, "a": 2}', id="repeated-name"),
+        pytest.param(b'{"a": "\\udc00"}', id="lone-surrogate-escape"),
+        pytest.param('{"a": "\u00e9"}'.encode(), id="utf-8"),
+        pytest.param(b'{"a": "\xe9"}', id="latin-1-byte"),
+        pytest.param(b"[]]", id="extra-bracket"),
+        pytest.param(b"{]", id="mismatched"),
+        pytest.param(b"1", id="scalar"),
+        pytest.param(b'"{"', id="string"),
         pytest.param('["\ud800"]'.encode("utf-16-le", "surrogatepass"), id="utf-16-lone-surrogate"),
     ],
 )
 def test_everything_else_is_json_loads(text: bytes) -> None:
-    """Shallow text gets json.loads' own answer: its value or its ValueError."""
-    try:
-        expected: object = json.loads(text)
-    except ValueError as exc:
-        expected = type(exc)
-    try:
-        got: object = loads(text)
-    except ValueError as exc:
-        got = type(exc)
-    assert got == expected
+    """Shallow text, as bytes or as str, gets json.loads' own answer: its value or its exact error."""
+    for given in (text, text.decode("utf-8", "replace")):
+        try:
+            expected: object = json.loads(given)
+        except ValueError as exc:
+            expected = (type(exc), str(exc))
+        try:
+            got: object = loads(given)
+        except ValueError as exc:
+            got = (type(exc), str(exc))
+        assert repr(got) == repr(expected)

@@ -11,9 +11,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "handlers"
 
 # Lowest first. A module may import its own layer and the ones below, never one above.
 LAYERS: list[set[str]] = [
-    {"handlers", "handlers.http", "handlers.json_depth", "handlers.validator"},
+    {
+        "handlers",
+        "handlers.http",
+        "handlers.json_depth",
+        "handlers.validator",
+        "handlers.logs",
+        "handlers.hs256",
+    },
     {"handlers.ports", "handlers.settings", "handlers.adapters"},
-    {"handlers.contract", "handlers.session", "handlers.redirects"},
+    {"handlers.contract", "handlers.session", "handlers.redirects", "handlers.summary"},
     {"handlers.cors", "handlers.deps"},
     {
         "handlers.checkout",
@@ -26,7 +33,7 @@ LAYERS: list[set[str]] = [
     },
     {"handlers.router"},
     {"handlers.offline"},
-    {"handlers.asgi", "handlers.edge"},
+    {"handlers.asgi", "handlers.edge", "handlers.lazy_app"},
     {"handlers.app"},
     {"handlers.__main__"},
 ]

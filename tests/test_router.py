@@ -76,11 +76,27 @@ def test_response_that_breaks_its_schema_is_500() -> None:
 
 
 def test_error_body_that_breaks_the_error_schema_is_500_every_time() -> None:
-    """An empty error message breaks error.json; the remembered check still refuses it the second time."""
+    """An empty error message breaks error.json, and is refused each time it is answered."""
     router = router_with("/broken", lambda request, deps: Response(400, {"error": ""}))
     for _ in range(2):
         response = router.dispatch(Request("POST", "/broken"))
         assert (response.status, response.body) == (500, {"error": "Internal server error"})
+
+
+def test_json_bodies_are_compact_utf_8_as_json_dumps_writes_them() -> None:
+    """Every JSON answer is json.dumps's compact form, non-ASCII text kept as UTF-8."""
+    body = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "x.json",
+        "text": ['\u00e9\u2028"\\\n\t\x00', "\U0001f600"],
+        "numbers": [0, -1, 2.5, 1e300, 10**30],
+        "other": {"null": None, "yes": True, "no": False, "empty": {}, "list": []},
+    }
+    router = router_with("/j", lambda request, deps: Response(200, body), "schema.response.json")
+    answer = router.respond("POST", "/j", [], b"")
+    expected = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    assert (answer.status, answer.body) == (200, expected)
+    assert ("content-length", str(len(expected))) in answer.headers
 
 
 def test_a_checked_route_parses_once_and_hands_on_what_its_check_made() -> None:

@@ -40,6 +40,11 @@ VARIABLES = (
     "MAX_BODY_BYTES",
     "WORKER_THREADS",
     "STRIPE_PORTAL_CONFIGURATION",
+    "PUBLIC_URL",
+    "TRUST_PROXY_HEADERS",
+    "CHECK_STORE",
+    "LOG_FORMAT",
+    "ACCESS_LOG",
 )
 
 STRIPE_KEY = "sk_test_51AbCdEfGhIjKlMnOp"
@@ -163,6 +168,23 @@ def test_every_variable_is_parsed() -> None:
             id="portal-configuration",
         ),
         pytest.param({}, "stripe_portal_configuration", None, id="portal-configuration-default"),
+        pytest.param(
+            {"PUBLIC_URL": "HTTPS://Billing.Example.com:443/"},
+            "public_url",
+            "https://billing.example.com",
+            id="public-url-origin",
+        ),
+        pytest.param({}, "public_url", None, id="public-url-default"),
+        pytest.param({"TRUST_PROXY_HEADERS": "on"}, "trust_proxy_headers", True, id="trust-proxy-on"),
+        pytest.param({"TRUST_PROXY_HEADERS": "TRUE"}, "trust_proxy_headers", True, id="trust-proxy-true"),
+        pytest.param({}, "trust_proxy_headers", False, id="trust-proxy-default"),
+        pytest.param({"CHECK_STORE": "yes"}, "check_store", True, id="check-store-yes"),
+        pytest.param({}, "check_store", False, id="check-store-default"),
+        pytest.param({"LOG_FORMAT": "JSON"}, "log_format", "json", id="log-json"),
+        pytest.param({}, "log_format", "text", id="log-default"),
+        pytest.param({"ACCESS_LOG": "off"}, "access_log", False, id="access-off"),
+        pytest.param({"ACCESS_LOG": "0"}, "access_log", False, id="access-zero"),
+        pytest.param({}, "access_log", True, id="access-default"),
     ],
 )
 def test_accepted_values(environ: dict[str, str], field: str, value: object) -> None:
@@ -366,6 +388,28 @@ def test_accepted_values(environ: dict[str, str], field: str, value: object) -> 
             "ALLOWED_REDIRECT_ORIGINS must list origins like https://app.example.com,"
             " got 'javascript:alert(1)'",
             id="second-origin-bad",
+        ),
+        pytest.param(
+            {"PUBLIC_URL": "https://billing.example.com/app"},
+            "PUBLIC_URL must be an origin like https://billing.example.com, got 'https://billing.example.com/app'",
+            id="public-url-path",
+        ),
+        pytest.param(
+            {"PUBLIC_URL": "billing.example.com"},
+            "PUBLIC_URL must be an origin like https://billing.example.com, got 'billing.example.com'",
+            id="public-url-no-scheme",
+        ),
+        pytest.param(
+            {"TRUST_PROXY_HEADERS": "maybe"},
+            "TRUST_PROXY_HEADERS must be on or off, got 'maybe'",
+            id="switch",
+        ),
+        pytest.param({"CHECK_STORE": "2"}, "CHECK_STORE must be on or off, got '2'", id="check-store-bad"),
+        pytest.param(
+            {"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of text, json, got 'xml'", id="log-format-bad"
+        ),
+        pytest.param(
+            {"ACCESS_LOG": "verbose"}, "ACCESS_LOG must be on or off, got 'verbose'", id="access-bad"
         ),
     ],
 )

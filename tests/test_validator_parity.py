@@ -1,4 +1,4 @@
-"""The compiled validators answer exactly what Contract.first_error (jsonschema) answers, body for body.
+"""The compiled validators answer as jsonschema's first error and its errorMessage do, body for body.
 
 The bodies: every case in contract_tests/cases.json, every body literal in the test suites, and a
 deterministic generated corpus per schema (each field missing, null, false, 0, empty, of the wrong type,
@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from handlers.contract import Contract, schema_dir
+from handlers.contract import schema_dir
 from handlers.validator import Validator, compile_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,10 +141,43 @@ def lengths() -> list[str]:
 POOL: list[Any] = SCALARS + URLS + CONTAINERS + lengths()
 
 
+class Reference:
+    """The reference: jsonschema's first error, and the errorMessage ajv-errors shows for it."""
+
+    def __init__(self, schemas: Mapping[str, Mapping[str, Any]]) -> None:
+        self.schemas = dict(schemas)
+        self.validators: dict[str, Draft202012Validator] = {}
+        for name, schema in schemas.items():
+            Draft202012Validator.check_schema(schema)
+            self.validators[name] = Draft202012Validator(schema)
+
+    def first_error(self, name: str, instance: Any) -> str | None:
+        """The message of jsonschema's first error in `instance`, or None when it is valid."""
+        error = next(self.validators[name].iter_errors(instance), None)
+        if error is None:
+            return None
+        # Written out here, not imported: the nearest errorMessage that covers the failing keyword.
+        path = list(error.absolute_schema_path)
+        keyword = path[-1] if path else ""
+        node: Any = self.schemas[name]
+        nodes = [node]
+        for step in path[:-1]:
+            node = node[step]
+            if isinstance(node, Mapping):
+                nodes.append(node)
+        for depth, each in enumerate(reversed(nodes)):
+            text = each.get("errorMessage")
+            if isinstance(text, str):
+                return text
+            if depth == 0 and isinstance(text, Mapping) and isinstance(text.get(keyword), str):
+                return str(text[keyword])
+        return "Request body is invalid"
+
+
 @cache
-def contract() -> Contract:
-    """The reference: Contract as it is, jsonschema and all."""
-    return Contract.load()
+def contract() -> Reference:
+    """The reference over every schema file."""
+    return Reference({name: json.loads((schema_dir() / name).read_text("utf-8")) for name in names()})
 
 
 @cache
@@ -158,7 +192,7 @@ def names() -> list[str]:
 
 
 def mismatches(name: str, instances: list[Any]) -> list[str]:
-    """Each instance whose compiled answer differs from Contract.first_error, with both answers."""
+    """Each instance whose compiled answer differs from the reference's, with both answers."""
     check = compiled(name)
     found = []
     for instance in instances:
@@ -377,7 +411,7 @@ SYNTHETIC: list[dict[str, Any]] = [
 @pytest.mark.parametrize("schema", SYNTHETIC, ids=[json.dumps(each) for each in SYNTHETIC])
 def test_each_keyword_form(schema: dict[str, Any]) -> None:
     """Every keyword form the compiler accepts answers as jsonschema does, on the whole value pool."""
-    reference = Contract({"s.json": schema})
+    reference = Reference({"s.json": schema})
     check = compile_schema(schema)
     objects = [{"a": value} for value in POOL] + [{"a": 0, "b": value} for value in POOL]
     objects += [{"a": {"b": value}} for value in POOL]

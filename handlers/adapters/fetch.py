@@ -7,10 +7,7 @@ none came back for another reason; its callers treat every exception as "no answ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    import requests
+from typing import Any, Protocol
 
 
 class Fetch(Protocol):
@@ -21,11 +18,11 @@ class Fetch(Protocol):
     ) -> tuple[int, Mapping[str, str], bytes]: ...
 
 
-def requests_fetch(session: requests.Session | None = None) -> Fetch:
+def requests_fetch() -> Fetch:
     """A Fetch over a pooled `requests` session (imports requests): the transport on CPython."""
     import requests
 
-    http = session or requests.Session()
+    http = requests.Session()
 
     def fetch(
         method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float

@@ -1,81 +1,17 @@
-"""Stripe over the host's `fetch`: for runtimes without sockets, such as a Pyodide edge worker.
-
-The stripe SDK is imported when the first payment is made, never at import or construction.
-"""
+"""Stripe over the host's `fetch`: for runtimes without sockets, such as a Pyodide edge worker."""
 
 from __future__ import annotations
 
-import functools
-import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .fetch import Fetch, runtime_fetch
+from .fetch import Fetch
 from .stripe_payments import StripePayments
 
 if TYPE_CHECKING:
     import stripe
 
-# Fetch and runtime_fetch are defined in .fetch, shared with the other adapters; re-exported for callers.
-__all__ = ["Fetch", "FetchStripePayments", "fetch_http_client", "runtime_fetch"]
-
 NETWORK_ERROR = "Unexpected error communicating with Stripe."
-
-
-def fetch_http_client(fetch: Fetch, timeout: float = 10.0) -> stripe.HTTPClient:
-    """A `stripe.HTTPClient` that sends every request through `fetch` (imports stripe)."""
-    client: stripe.HTTPClient = _client_class()(fetch, timeout)
-    return client
-
-
-@functools.cache
-def _client_class() -> type[Any]:
-    import stripe
-
-    class FetchHTTPClient(stripe.HTTPClient):
-        """Hands each request to `fetch`; any failure to get an answer is an APIConnectionError."""
-
-        name = "fetch"
-
-        def __init__(self, fetch: Fetch, timeout: float) -> None:
-            super().__init__()
-            self._fetch = fetch
-            self._timeout = timeout
-
-        def request(
-            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
-        ) -> tuple[str, int, Mapping[str, str]]:
-            content, status, answered = self._send(method, url, headers, post_data)
-            return content.decode("utf-8", errors="replace"), status, answered
-
-        def request_stream(
-            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
-        ) -> tuple[Any, int, Mapping[str, str]]:
-            """The SDK's streaming calls (file downloads): fetch answers whole, so the stream is in memory."""
-            content, status, answered = self._send(method, url, headers, post_data)
-            return io.BytesIO(content), status, answered
-
-        def _send(
-            self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any
-        ) -> tuple[bytes, int, Mapping[str, str]]:
-            body = post_data.encode("utf-8") if isinstance(post_data, str) else post_data
-            try:
-                status, answered, content = self._fetch(
-                    method.upper(), url, dict(headers or {}), body, self._timeout
-                )
-            except Exception as exc:
-                # The type is enough to diagnose; the text could echo request headers.
-                message = f"{NETWORK_ERROR} ({type(exc).__name__})"
-                # Safe to retry: every POST carries an idempotency key, the caller's or the SDK's.
-                raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
-                    message, should_retry=True
-                ) from exc
-            return bytes(content), int(status), {key.lower(): value for key, value in answered.items()}
-
-        def close(self) -> None:
-            """Nothing to release: the host owns the connections."""
-
-    return FetchHTTPClient
 
 
 class FetchStripePayments(StripePayments):
@@ -101,4 +37,35 @@ class FetchStripePayments(StripePayments):
         self._fetch = fetch
 
     def _new_http_client(self) -> stripe.HTTPClient:
-        return fetch_http_client(self._fetch, self._timeout)
+        import stripe
+
+        fetch, timeout = self._fetch, self._timeout
+
+        class FetchHTTPClient(stripe.HTTPClient):
+            """Hands each request to `fetch`; any failure to get an answer is an APIConnectionError."""
+
+            name = "fetch"
+
+            def request(
+                self,
+                method: str,
+                url: str,
+                headers: Mapping[str, str] | None,
+                post_data: Any = None,
+                **_: Any,
+            ) -> tuple[str, int, Mapping[str, str]]:
+                body = post_data.encode("utf-8") if isinstance(post_data, str) else post_data
+                try:
+                    status, answered, content = fetch(method.upper(), url, dict(headers or {}), body, timeout)
+                except Exception as exc:
+                    # The type is enough to diagnose; the text could echo request headers. Safe to retry:
+                    # every POST carries an idempotency key, the caller's or the SDK's.
+                    message = f"{NETWORK_ERROR} ({type(exc).__name__})"
+                    raise stripe.APIConnectionError(message, should_retry=True) from exc  # type: ignore[no-untyped-call]
+                lowered = {key.lower(): value for key, value in answered.items()}
+                return bytes(content).decode("utf-8", errors="replace"), int(status), lowered
+
+            def close(self) -> None:
+                """Nothing to release: the host owns the connections."""
+
+        return FetchHTTPClient()

@@ -1,11 +1,9 @@
-"""Supabase's asymmetric signing keys (ES256, RS256), from the project's JWKS endpoint, cached.
-
-The endpoint is read through a `Fetch`: the host's `fetch` at the edge, `requests` when none is given.
-"""
+"""Supabase's asymmetric signing keys (ES256, RS256), from the project's JWKS endpoint, cached."""
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,7 +17,7 @@ from .fetch import Fetch, requests_fetch
 ASYMMETRIC = frozenset({"ES256", "RS256"})
 
 
-def fetch_json(fetch: Fetch, url: str, timeout: float) -> Any:
+def _fetch_json(fetch: Fetch, url: str, timeout: float) -> Any:
     """GET `url` through `fetch` and parse its JSON; KeysUnavailable on any failure."""
     try:
         status, _, content = fetch("GET", url, {"Accept": "application/json"}, None, timeout)
@@ -59,8 +57,8 @@ class JWKSKeys:
         self._fetch = fetch if fetch is not None else requests_fetch()
         self._clock = clock
         self._keys: dict[str, VerificationKey] = {}
-        self._fetched_at: float | None = None
-        self._tried_at: float | None = None
+        # Never fetched and never tried count as long ago.
+        self._fetched_at = self._tried_at = -math.inf
         self._lock = threading.Lock()
 
     def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
@@ -81,25 +79,21 @@ class JWKSKeys:
     def _find(self, kid: str) -> VerificationKey | None:
         with self._lock:
             now = self._clock()
-            expired = self._fetched_at is None or now - self._fetched_at >= self._max_age
-            if expired or (kid not in self._keys and self._may_retry(now)):
-                self._refresh(now)
+            expired = now - self._fetched_at >= self._max_age
+            if expired or kid not in self._keys:
+                if now - self._tried_at >= self._min_interval:
+                    self._refresh(now)
+                elif expired and not self._keys:
+                    # A recent fetch failed: answer at once instead of waiting on the endpoint again.
+                    raise KeysUnavailable("signing keys could not be fetched recently")
             return self._keys.get(kid)
 
-    def _may_retry(self, now: float) -> bool:
-        return self._tried_at is None or now - self._tried_at >= self._min_interval
-
     def _refresh(self, now: float) -> None:
-        if not self._may_retry(now):
-            # A recent fetch failed: answer at once instead of waiting on the endpoint again.
-            if not self._keys:
-                raise KeysUnavailable("signing keys could not be fetched recently")
-            return
         self._tried_at = now
         try:
-            document = fetch_json(self._fetch, self.url, self._timeout)
+            document = _fetch_json(self._fetch, self.url, self._timeout)
         except KeysUnavailable:
-            if self._keys and self._fetched_at is not None and now - self._fetched_at < 2 * self._max_age:
+            if self._keys and now - self._fetched_at < 2 * self._max_age:
                 return  # keep serving the keys we had for a while
             raise
         self._keys = parse_jwks(document)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import psycopg
@@ -21,6 +22,8 @@ _APPLY = "SELECT public.apply_stripe_event(%s, %s, %s, %s, %s, %s, %s)"
 _FORGET = "UPDATE public.profiles SET customer_id = NULL WHERE id = %s AND customer_id = %s"
 
 T = TypeVar("T")
+# A health probe waits this long for a connection or an answer, so /healthz answers within 2 s.
+PING_SECONDS = 1.5
 
 
 class PostgresProfiles:
@@ -36,11 +39,21 @@ class PostgresProfiles:
         statement_timeout_ms: int = 5000,
     ) -> None:
         _check_url(url)
-        self._url = url
-        self._min_size = min_size
-        self._max_size = max_size
-        self._connect_timeout = max(2, connect_timeout)
-        self._statement_timeout_ms = statement_timeout_ms
+        connect_timeout = max(2, connect_timeout)
+        self._new_pool = partial(
+            psycopg_pool.ConnectionPool,
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=connect_timeout + 1,
+            open=False,
+            kwargs={
+                "connect_timeout": connect_timeout,
+                "options": f"-c statement_timeout={statement_timeout_ms}",
+                # Transaction-mode poolers (Supavisor, PgBouncer) cannot keep prepared statements.
+                "prepare_threshold": None,
+            },
+        )
         self._pool: psycopg_pool.ConnectionPool | None = None
         self._lock = threading.Lock()
 
@@ -51,9 +64,7 @@ class PostgresProfiles:
         except ValueError:
             return None
         row = self._run(lambda db: db.execute(_SELECT, (key,)).fetchone(), "profile read")
-        if row is None:
-            return None
-        return Profile(row[0], row[1], row[2], row[3], bool(row[4]))
+        return None if row is None else Profile(row[0], row[1], row[2], row[3], bool(row[4]))
 
     def apply(self, update: ProfileUpdate) -> Outcome:
         """Apply a Stripe event through `public.apply_stripe_event`, in one transaction."""
@@ -82,8 +93,13 @@ class PostgresProfiles:
         self._run(lambda db: db.execute(_FORGET, (key, customer_id)), "profile update")
 
     def ping(self) -> None:
-        """Raise StoreError unless the server answers and has the table."""
-        self._run(lambda db: db.execute("SELECT 1 FROM public.profiles LIMIT 1").fetchall(), "profile ping")
+        """Raise StoreError unless the server answers and has the table, within PING_SECONDS."""
+
+        def probe(db: psycopg.Connection[Any]) -> None:
+            db.execute(f"SET LOCAL statement_timeout = {int(PING_SECONDS * 1000)}")
+            db.execute("SELECT 1 FROM public.profiles LIMIT 1").fetchall()
+
+        self._run(probe, "profile ping", wait=PING_SECONDS)
 
     def close(self) -> None:
         """Close the pool, when it was opened."""
@@ -92,9 +108,9 @@ class PostgresProfiles:
                 self._pool.close()
                 self._pool = None
 
-    def _run(self, work: Callable[[psycopg.Connection[Any]], T], what: str) -> T:
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], what: str, wait: float | None = None) -> T:
         try:
-            with self._connection_pool().connection() as db:
+            with self._connection_pool().connection(timeout=wait) as db:
                 return work(db)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             # The type only: a driver message can quote the connection string.
@@ -103,32 +119,19 @@ class PostgresProfiles:
     def _connection_pool(self) -> psycopg_pool.ConnectionPool:
         with self._lock:
             if self._pool is None:
-                pool = psycopg_pool.ConnectionPool(
-                    self._url,
-                    min_size=self._min_size,
-                    max_size=self._max_size,
-                    timeout=self._connect_timeout + 1,
-                    open=False,
-                    kwargs={
-                        "connect_timeout": self._connect_timeout,
-                        "options": f"-c statement_timeout={self._statement_timeout_ms}",
-                        # Transaction-mode poolers (Supavisor, PgBouncer) cannot keep prepared statements.
-                        "prepare_threshold": None,
-                    },
-                )
-                pool.open(wait=False)
-                self._pool = pool
+                self._pool = self._new_pool()
+                self._pool.open(wait=False)
             return self._pool
 
 
 def _check_url(url: str) -> None:
     """StoreError, naming no part of `url`, unless libpq can read it: caught at start-up, not per request."""
     try:
-        parts = psycopg.conninfo.conninfo_to_dict(url)
+        ports = str(psycopg.conninfo.conninfo_to_dict(url).get("port", "5432"))
+        readable = all(port.isdigit() for port in ports.split(","))
     except psycopg.Error:
-        parts = None
-    ports = str(parts.get("port", "5432")) if parts is not None else ""
-    if parts is None or not all(port.isdigit() for port in ports.split(",")):
+        readable = False
+    if not readable:
         # An unencoded "/", "@" or "%" in the password is the usual cause; the URL itself may hold it.
         raise StoreError(
             "DATABASE_URL is not a PostgreSQL URL libpq can read: percent-encode special characters"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ..ports import Outcome, Profile, ProfileUpdate, StoreError
 
@@ -26,6 +28,8 @@ CREATE TABLE IF NOT EXISTS stripe_events (
 );
 CREATE INDEX IF NOT EXISTS stripe_events_profile ON stripe_events (profile_id, created);
 """
+
+T = TypeVar("T")
 
 
 class SQLiteProfiles:
@@ -55,70 +59,51 @@ class SQLiteProfiles:
 
     def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
         """The profile of `user_id`, or None; the token is not needed here."""
-        try:
-            row = (
-                self._connection()
-                .execute(
-                    "SELECT id, email, customer_id, price_id, has_access FROM profiles WHERE id = ?",
-                    (user_id,),
-                )
-                .fetchone()
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"profile read failed: {type(exc).__name__}") from exc
-        if row is None:
-            return None
-        return Profile(row[0], row[1], row[2], row[3], bool(row[4]))
+        select = "SELECT id, email, customer_id, price_id, has_access FROM profiles WHERE id = ?"
+        row = self._run("profile read failed", lambda db: db.execute(select, (user_id,)).fetchone())
+        return None if row is None else Profile(row[0], row[1], row[2], row[3], bool(row[4]))
 
     def put(self, profile: Profile) -> None:
         """Insert or replace a whole profile."""
-        try:
-            with self._connection() as db:
-                db.execute(
-                    "INSERT OR REPLACE INTO profiles (id, email, customer_id, price_id, has_access)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        profile.id,
-                        profile.email,
-                        profile.customer_id,
-                        profile.price_id,
-                        int(profile.has_access),
-                    ),
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"profile write failed: {type(exc).__name__}") from exc
+        insert = (
+            "INSERT OR REPLACE INTO profiles (id, email, customer_id, price_id, has_access)"
+            " VALUES (?, ?, ?, ?, ?)"
+        )
+        values = (profile.id, profile.email, profile.customer_id, profile.price_id, int(profile.has_access))
+        self._run("profile write failed", lambda db: db.execute(insert, values))
 
     def apply(self, update: ProfileUpdate) -> Outcome:
         """Apply a Stripe event to its profile and record the event id, in one transaction."""
-        try:
-            db = self._connection()
+
+        def transaction(db: sqlite3.Connection) -> Outcome:
             db.execute("BEGIN IMMEDIATE")
-            try:
-                outcome = _apply(db, update)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"profile update failed: {type(exc).__name__}") from exc
-        return outcome
+            with db:  # COMMIT, or ROLLBACK on any exception
+                return _apply(db, update)
+
+        return self._run("profile update failed", transaction)
 
     def forget_customer(self, user_id: str, customer_id: str) -> None:
         """Clear the profile's customer if it is still `customer_id`, in one statement."""
-        try:
-            self._connection().execute(
-                "UPDATE profiles SET customer_id = NULL WHERE id = ? AND customer_id = ?",
-                (user_id, customer_id),
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"profile update failed: {type(exc).__name__}") from exc
+        forget = "UPDATE profiles SET customer_id = NULL WHERE id = ? AND customer_id = ?"
+        self._run("profile update failed", lambda db: db.execute(forget, (user_id, customer_id)))
 
     def ping(self) -> None:
-        """Raise StoreError unless the file opens and has the table."""
+        """Raise StoreError unless the file opens and has the table; a lock is waited on 1.5 s at most."""
+
+        def check(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA busy_timeout = 1500")  # so /healthz answers within 2 s
+            try:
+                db.execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+
+        self._run("profile store unavailable", check)
+
+    def _run(self, failed: str, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
-            self._connection().execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
+            return work(self._connection())
         except sqlite3.Error as exc:
-            raise StoreError(f"profile store unavailable: {type(exc).__name__}") from exc
+            raise StoreError(f"{failed}: {type(exc).__name__}") from exc
 
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -149,10 +134,7 @@ def _identity(path: str) -> tuple[int, int] | None:
 def _apply(db: sqlite3.Connection, update: ProfileUpdate) -> Outcome:
     if db.execute("SELECT 1 FROM stripe_events WHERE id = ?", (update.event_id,)).fetchone():
         return "duplicate"
-    profile_id, by_email = _find(db, update)
-    if by_email and _holds_another_customer(db, profile_id, update.customer_id):
-        # Anyone can type any email at a signed-out checkout: it must not take over another billing.
-        profile_id = None
+    profile_id = _find(db, update)
     outcome: Outcome = "unmatched"
     if profile_id is not None:
         (last,) = db.execute(
@@ -174,21 +156,22 @@ def _apply(db: sqlite3.Connection, update: ProfileUpdate) -> Outcome:
     return outcome
 
 
-def _find(db: sqlite3.Connection, update: ProfileUpdate) -> tuple[str | None, bool]:
-    """The matching profile id, and whether it was found by email alone."""
+def _find(db: sqlite3.Connection, update: ProfileUpdate) -> str | None:
+    """The id of the profile `update` applies to, created when it names a user."""
     if update.user_id:
         db.execute("INSERT OR IGNORE INTO profiles (id) VALUES (?)", (update.user_id,))
-        return update.user_id, False
-    for column, value in (("customer_id", update.customer_id), ("lower(email)", update.email)):
-        if value:
-            key = value.lower() if column == "lower(email)" else value
-            row = db.execute(f"SELECT id FROM profiles WHERE {column} = ? LIMIT 1", (key,)).fetchone()
-            if row is not None:
-                return str(row[0]), column == "lower(email)"
-    return None, False
-
-
-def _holds_another_customer(db: sqlite3.Connection, profile_id: str | None, customer_id: str | None) -> bool:
-    """Whether the profile already has a Stripe customer other than `customer_id`."""
-    row = db.execute("SELECT customer_id FROM profiles WHERE id = ?", (profile_id,)).fetchone()
-    return row is not None and row[0] is not None and row[0] != customer_id
+        return update.user_id
+    if update.customer_id:
+        row = db.execute(
+            "SELECT id FROM profiles WHERE customer_id = ? LIMIT 1", (update.customer_id,)
+        ).fetchone()
+        if row is not None:
+            return str(row[0])
+    if update.email:
+        row = db.execute(
+            "SELECT id, customer_id FROM profiles WHERE lower(email) = ? LIMIT 1", (update.email.lower(),)
+        ).fetchone()
+        # Anyone can type any email at a signed-out checkout: it must not take over another billing.
+        if row is not None and row[1] in (None, update.customer_id):
+            return str(row[0])
+    return None

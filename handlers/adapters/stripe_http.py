@@ -118,29 +118,26 @@ class _StripeSession(requests.Session):
         url: str,
         headers: Any = None,
         data: Any = None,
-        timeout: Any = None,
+        timeout: float = 0.0,
         verify: Any = True,
         proxies: Any = None,
-        stream: bool = False,
         **_: Any,
     ) -> requests.Response:
-        started = time.monotonic()
+        deadline = time.monotonic() + timeout
         prepared = requests.PreparedRequest()
         prepared.prepare(method=method.upper(), url=url, headers=headers, data=data)
         response = self.get_adapter(prepared.url or "").send(
             prepared, stream=True, timeout=timeout, verify=verify, proxies=proxies or self.proxies
         )
-        if not stream:
-            # requests' timeout bounds each socket read, so a body sent a byte at a time could hold the
-            # call for ever: the whole body must arrive within the attempt's time.
-            deadline = started + timeout if isinstance(timeout, int | float) else None
-            chunks = []
-            while chunk := response.raw.read1(16384, decode_content=True):  # whatever one read brings
-                chunks.append(chunk)
-                if deadline is not None and time.monotonic() > deadline:
-                    response.close()
-                    raise requests.exceptions.ReadTimeout(f"no whole answer within {timeout} s")
-            response._content = b"".join(chunks)  # what Response.content would have cached
+        # requests' timeout bounds each socket read, so a body sent a byte at a time could hold the
+        # call for ever: the whole body must arrive within the attempt's time.
+        chunks = []
+        while chunk := response.raw.read1(16384, decode_content=True):  # whatever one read brings
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                response.close()
+                raise requests.exceptions.ReadTimeout(f"no whole answer within {timeout} s")
+        response._content = b"".join(chunks)  # what Response.content would have cached
         return response
 
 
@@ -150,7 +147,7 @@ def _retryable(
     if response is None:
         return error is not None and error.should_retry
     _, status, headers = response
-    advice = headers.get("stripe-should-retry") if headers is not None else None
+    advice = headers.get("stripe-should-retry")
     if advice in ("true", "false"):
         return advice == "true"
     return status in RETRIED_STATUSES or status >= 500

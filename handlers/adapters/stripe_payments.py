@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..ports import PaymentsError, PortalNotConfigured, UnknownCustomer
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import stripe
 
 log = logging.getLogger("handlers.stripe")
+T = TypeVar("T")
 
 UNAVAILABLE = "The payment provider is unavailable. Please try again."
 FAILED = "The payment provider could not complete the request."
@@ -61,10 +62,9 @@ class StripePayments:
 
         Without a key the SDK makes one per call, which its own retries reuse.
         """
-        client = self._stripe()
         options = {"idempotency_key": idempotency_key} if idempotency_key else {}
         session = self._call(
-            lambda: client.v1.checkout.sessions.create(
+            lambda client: client.v1.checkout.sessions.create(
                 params=dict(params),  # type: ignore[arg-type]
                 options=options,  # type: ignore[arg-type]
             )
@@ -73,30 +73,29 @@ class StripePayments:
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         """Create a Billing Portal session for `customer_id`, with the configured portal when there is one."""
-        client = self._stripe()
         params = {"customer": customer_id, "return_url": return_url}
         if self._portal_configuration:
             params["configuration"] = self._portal_configuration
         session = self._call(
-            lambda: client.v1.billing_portal.sessions.create(params=params)  # type: ignore[arg-type]
+            lambda client: client.v1.billing_portal.sessions.create(params=params)  # type: ignore[arg-type]
         )
         return str(session.url)
 
     def checkout_price(self, session_id: str) -> str | None:
         """The first line item's price: webhook events do not carry a session's line items."""
-        client = self._stripe()
         items = self._call(
-            lambda: client.v1.checkout.sessions.line_items.list(session_id, params={"limit": 1})
+            lambda client: client.v1.checkout.sessions.line_items.list(session_id, params={"limit": 1})
         )
         if not items.data or not items.data[0].price:
             return None
         return str(items.data[0].price.id)
 
-    def _call(self, create: Any) -> Any:
+    def _call(self, request: Callable[[stripe.StripeClient], T]) -> T:
         import stripe
 
+        client = self._stripe()
         try:
-            return create()
+            return request(client)
         except stripe.InvalidRequestError as exc:
             raise _invalid_request(exc) from exc
         except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:

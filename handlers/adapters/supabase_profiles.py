@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from ..ports import Outcome, Profile, ProfileUpdate, StoreError
+from ..ports import OUTCOMES, Outcome, Profile, ProfileUpdate, StoreError
 from .fetch import Fetch, requests_fetch
 
-OUTCOMES = ("applied", "duplicate", "stale", "unmatched")
 COLUMNS = "id,email,customer_id,price_id,has_access"
 SINGLE_OBJECT = "application/vnd.pgrst.object+json"
 NO_ROWS = "PGRST116"
+# A health probe gives up after this long, so /healthz answers within 2 s.
+PING_SECONDS = 1.5
 
 
 class SupabaseProfiles:
@@ -42,22 +42,16 @@ class SupabaseProfiles:
 
     def get(self, user_id: str, access_token: str | None = None) -> Profile | None:
         """The profile of `user_id`, read with the user's token (the service key when there is none)."""
-        apikey, bearer = (self._anon_key, access_token) if access_token else (self._service_key,) * 2
-        response = self._call(
-            "GET",
-            "/profiles",
-            "profile read",
-            query={"select": COLUMNS, "id": f"eq.{user_id}"},
-            headers={
-                "apikey": apikey,
-                "Authorization": f"Bearer {bearer}",
-                "Accept": SINGLE_OBJECT,
-                "Accept-Profile": "public",
-            },
+        query = {"select": COLUMNS, "id": f"eq.{user_id}"}
+        status, row = self._call(
+            "GET", "/profiles", "profile read", query, token=access_token, accept=SINGLE_OBJECT
         )
-        if response.status == 406 and _code(response) == NO_ROWS:
+        if status == 406 and isinstance(row, dict) and row.get("code") == NO_ROWS:
             return None
-        row = _json_object(response, "profile read")
+        if status != 200:
+            raise _failed("profile read", status, row)
+        if not isinstance(row, dict):
+            raise StoreError("profile read gave a body that is not a JSON object")
         if not isinstance(row.get("id"), str):
             raise StoreError("profile read gave a row without an id")
         return Profile(
@@ -70,29 +64,20 @@ class SupabaseProfiles:
 
     def apply(self, update: ProfileUpdate) -> Outcome:
         """Apply a Stripe event through `POST /rest/v1/rpc/apply_stripe_event` with the service key."""
-        response = self._call(
-            "POST",
-            "/rpc/apply_stripe_event",
-            "profile update",
-            payload={
-                "p_event_id": update.event_id,
-                "p_created": update.created,
-                "p_user_id": update.user_id,
-                "p_customer_id": update.customer_id,
-                "p_email": update.email,
-                "p_price_id": update.price_id,
-                "p_has_access": update.has_access,
-            },
-            headers={
-                **self._service_headers(),
-                "Content-Type": "application/json",
-                "Content-Profile": "public",
-                "Accept": "application/json",
-            },
+        payload = {
+            "p_event_id": update.event_id,
+            "p_created": update.created,
+            "p_user_id": update.user_id,
+            "p_customer_id": update.customer_id,
+            "p_email": update.email,
+            "p_price_id": update.price_id,
+            "p_has_access": update.has_access,
+        }
+        status, outcome = self._call(
+            "POST", "/rpc/apply_stripe_event", "profile update", payload=payload, accept="application/json"
         )
-        if response.status != 200:
-            raise StoreError(f"profile update failed: HTTP {response.status} {_code(response)}")
-        outcome = response.json()
+        if status != 200:
+            raise _failed("profile update", status, outcome)
         if outcome not in OUTCOMES:
             raise StoreError("profile update gave an unknown outcome")
         return cast(Outcome, outcome)
@@ -101,51 +86,51 @@ class SupabaseProfiles:
         """Clear the customer with the service key, only where the row still holds `customer_id`."""
         # supabase-js: .from("profiles").update({customer_id: null}).eq("id", ...).eq("customer_id", ...).
         # PostgREST answers 204 also when the row holds another customer by now, which is then left alone.
-        response = self._call(
-            "PATCH",
-            "/profiles",
-            "profile update",
-            query={"id": f"eq.{user_id}", "customer_id": f"eq.{customer_id}"},
-            payload={"customer_id": None},
-            headers={
-                **self._service_headers(),
-                "Content-Type": "application/json",
-                "Content-Profile": "public",
-            },
+        query = {"id": f"eq.{user_id}", "customer_id": f"eq.{customer_id}"}
+        status, body = self._call(
+            "PATCH", "/profiles", "profile update", query, payload={"customer_id": None}
         )
-        if response.status not in (200, 204):
-            raise StoreError(f"profile update failed: HTTP {response.status} {_code(response)}".rstrip())
+        if status not in (200, 204):
+            raise _failed("profile update", status, body)
 
     def ping(self) -> None:
         """Raise StoreError unless PostgREST answers for the `profiles` table."""
-        response = self._call(
+        status, body = self._call(
             "GET",
             "/profiles",
             "profile ping",
-            query={"select": "id", "limit": "1"},
-            headers={**self._service_headers(), "Accept-Profile": "public"},
+            {"select": "id", "limit": "1"},
+            timeout=min(self._timeout, PING_SECONDS),
         )
-        if response.status != 200:
-            raise StoreError(f"profile ping failed: HTTP {response.status} {_code(response)}")
-
-    def _service_headers(self) -> dict[str, str]:
-        return {"apikey": self._service_key, "Authorization": f"Bearer {self._service_key}"}
+        if status != 200:
+            raise _failed("profile ping", status, body)
 
     def _call(
         self,
         method: str,
         path: str,
         what: str,
-        *,
-        headers: Mapping[str, str],
         query: Mapping[str, str] | None = None,
+        *,
+        token: str | None = None,
+        accept: str | None = None,
         payload: Mapping[str, Any] | None = None,
-    ) -> _Answer:
+        timeout: float | None = None,
+    ) -> tuple[int, Any]:
+        """The status and JSON body (None when not JSON), sent with the user's `token` or the service key."""
+        apikey, bearer = (self._anon_key, token) if token else (self._service_key,) * 2
+        headers = {"apikey": apikey, "Authorization": f"Bearer {bearer}"}
+        if payload is None:
+            headers["Accept-Profile"] = "public"
+        else:
+            headers |= {"Content-Type": "application/json", "Content-Profile": "public"}
+        if accept:
+            headers["Accept"] = accept
         url = f"{self._rest}{path}" + (f"?{urlencode(query)}" if query else "")
         # The bytes requests' `json=` sends: the same separators, NaN refused.
         body = None if payload is None else json.dumps(payload, allow_nan=False).encode()
         try:
-            status, _, content = self._fetch(method, url, headers, body, self._timeout)
+            status, _, content = self._fetch(method, url, headers, body, timeout or self._timeout)
         except TimeoutError as exc:
             raise StoreError(f"{what} timed out") from exc
         except Exception as exc:
@@ -153,35 +138,16 @@ class SupabaseProfiles:
             # requests fails with AttributeError: XMLHttpRequest). The type only: a message can echo
             # request details.
             raise StoreError(f"{what} failed: {type(exc).__name__}") from exc
-        return _Answer(int(status), bytes(content))
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    content: bytes
-
-    def json(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
         try:
-            return json.loads(self.content)
+            return int(status), json.loads(bytes(content))
         except ValueError:
-            return None
+            return int(status), None
 
 
-def _code(response: _Answer) -> str:
-    body = response.json()
+def _failed(what: str, status: int, body: Any) -> StoreError:
+    """The error for an unexpected answer, naming only its status and PostgREST's error code."""
     code = body.get("code") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else ""
-
-
-def _json_object(response: _Answer, what: str) -> dict[str, Any]:
-    if response.status != 200:
-        raise StoreError(f"{what} failed: HTTP {response.status} {_code(response)}".rstrip())
-    body = response.json()
-    if not isinstance(body, dict):
-        raise StoreError(f"{what} gave a body that is not a JSON object")
-    return body
+    return StoreError(f"{what} failed: HTTP {status} {code if isinstance(code, str) else ''}".rstrip())
 
 
 def _text(value: object) -> str | None:

@@ -1,12 +1,12 @@
 """Secrets that offline mode makes for itself, so checkout -> webhook -> portal runs with no account.
 
 Only when STRIPE_SECRET_KEY is unset: a webhook secret for this process, and a JWT secret kept in
-`var/local-jwt-secret` so that `scripts/serve` and `scripts/token` agree. Values are never logged.
+`var/local-jwt-secret` so that `scripts/serve` and `scripts/token` agree. Values are never logged; the
+start-up summary says which were made.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import tempfile
@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..settings import Settings, SettingsError
-
-log = logging.getLogger("handlers")
 
 JWT_SECRET_FILE = Path("var") / "local-jwt-secret"
 
@@ -26,16 +24,8 @@ def with_local_secrets(settings: Settings, jwt_secret_file: Path = JWT_SECRET_FI
         return settings
     if not settings.stripe_webhook_secret:
         settings = replace(settings, stripe_webhook_secret="whsec_" + secrets.token_hex(32))
-        log.info(
-            "STRIPE_WEBHOOK_SECRET is not set: offline events are signed with a secret made for this process."
-        )
     if not settings.supabase_jwt_secret:
         settings = replace(settings, supabase_jwt_secret=local_jwt_secret(jwt_secret_file))
-        log.warning(
-            "SUPABASE_JWT_SECRET is not set: offline mode accepts sessions signed with the local secret "
-            "in %s; print one with scripts/token EMAIL.",
-            jwt_secret_file,
-        )
     return settings
 
 

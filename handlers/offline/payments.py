@@ -1,4 +1,8 @@
-"""The stand-in for Stripe: no payment is made; sessions live in memory, their URLs are our own pages.
+"""The stand-in for Stripe: no payment is made; its sessions' URLs are our own pages.
+
+Sessions live in a `Sessions` store: in memory here (tests, the edge), or in a SQLite file every worker
+process opens (`sqlite_sessions`, chosen by the composition root). Links are built on the origin the
+request arrived at (`links_at`), else on `base_url`.
 
 Like the test emulator, it does not know customers `cus_missing...` (as Stripe no longer knows a deleted
 one) and cannot open a portal configuration `bpc_missing...` (as Stripe cannot open an unsaved portal).
@@ -10,8 +14,11 @@ import hashlib
 import logging
 import secrets
 import threading
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 from ..ports import PortalNotConfigured, UnknownCustomer
 
@@ -21,26 +28,103 @@ CHECKOUT_PAGES = "/offline/checkout/"
 PORTAL_PAGES = "/offline/portal/"
 MISSING_CUSTOMER = "cus_missing"
 UNSAVED_PORTAL = "bpc_missing"
+# As long as Stripe keeps a Checkout Session open by default.
+CHECKOUT_LIFETIME = 24 * 3600
+# The origin of the request being answered, set around a handler's call by the composition root.
+_ORIGIN: ContextVar[str | None] = ContextVar("offline_origin", default=None)
+
+
+class Sessions(Protocol):
+    """Where the stand-in keeps its sessions (as JSON-able dicts)."""
+
+    def add_checkout(self, session_id: str, session: dict[str, Any]) -> None:
+        """Keep `session` under `session_id`, unless one is kept there already."""
+
+    def checkout(self, session_id: str) -> dict[str, Any] | None:
+        """A copy of the checkout session, or None."""
+
+    def complete(self, session_id: str) -> None:
+        """Mark the checkout session paid; an unknown id is ignored."""
+
+    def add_portal(self, session: dict[str, Any]) -> str:
+        """Keep a portal session; its new id."""
+
+    def portal(self, session_id: str) -> dict[str, Any] | None:
+        """A copy of the portal session, or None."""
+
+
+class MemorySessions:
+    """Sessions in this process's memory: lost on restart, unseen by other worker processes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.checkouts: dict[str, dict[str, Any]] = {}
+        self.portals: dict[str, dict[str, Any]] = {}
+
+    def add_checkout(self, session_id: str, session: dict[str, Any]) -> None:
+        """Keep `session` under `session_id`, unless one is kept there already."""
+        with self._lock:
+            self.checkouts.setdefault(session_id, session)
+
+    def checkout(self, session_id: str) -> dict[str, Any] | None:
+        """A copy of the checkout session, or None."""
+        with self._lock:
+            session = self.checkouts.get(session_id)
+            return dict(session) if session is not None else None
+
+    def complete(self, session_id: str) -> None:
+        """Mark the checkout session paid; an unknown id is ignored."""
+        with self._lock:
+            if session_id in self.checkouts:
+                self.checkouts[session_id]["status"] = "complete"
+
+    def add_portal(self, session: dict[str, Any]) -> str:
+        """Keep a portal session; its id counts up from 1."""
+        with self._lock:
+            session_id = f"bps_offline_{len(self.portals) + 1}"
+            self.portals[session_id] = session
+        return session_id
+
+    def portal(self, session_id: str) -> dict[str, Any] | None:
+        """A copy of the portal session, or None."""
+        with self._lock:
+            session = self.portals.get(session_id)
+            return dict(session) if session is not None else None
 
 
 class OfflinePayments:
-    """Checkout and portal sessions that live in this process, with URLs under `base_url`."""
+    """Checkout and portal sessions kept in `sessions`, with URLs on the request's origin or `base_url`."""
 
-    def __init__(self, base_url: str, portal_configuration: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = "http://localhost",
+        portal_configuration: str | None = None,
+        *,
+        sessions: Sessions | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._portal_configuration = portal_configuration
-        self._lock = threading.Lock()
-        self.checkout_sessions: dict[str, dict[str, Any]] = {}
-        self.portal_sessions: dict[str, dict[str, Any]] = {}
+        self.sessions: Sessions = sessions if sessions is not None else MemorySessions()
+        self._clock = clock
+
+    @contextmanager
+    def links_at(self, origin: str | None) -> Iterator[None]:
+        """Build links on `origin` (scheme://host[:port]) within this block; on base_url when None."""
+        token = _ORIGIN.set(origin)
+        try:
+            yield
+        finally:
+            _ORIGIN.reset(token)
 
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         """Remember the session; the same key returns the same session, as Stripe does."""
         _check_customer(params.get("customer"))
         key = idempotency_key or secrets.token_hex(16)
         session_id = "cs_offline_" + hashlib.sha256(key.encode()).hexdigest()[:24]
-        with self._lock:
-            self.checkout_sessions.setdefault(session_id, {"id": session_id, **params})
-        return f"{self._base_url}{CHECKOUT_PAGES}{session_id}"
+        expires_at = int(self._clock()) + CHECKOUT_LIFETIME
+        self.sessions.add_checkout(session_id, {"id": session_id, **params, "expires_at": expires_at})
+        return f"{self._origin()}{CHECKOUT_PAGES}{session_id}"
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         """Remember the portal session and return its local URL."""
@@ -53,14 +137,8 @@ class OfflinePayments:
                 UNSAVED_PORTAL,
             )
             raise PortalNotConfigured()
-        with self._lock:
-            session_id = f"bps_offline_{len(self.portal_sessions) + 1}"
-            self.portal_sessions[session_id] = {
-                "customer": customer_id,
-                "return_url": return_url,
-                "configuration": configuration,
-            }
-        return f"{self._base_url}{PORTAL_PAGES}{session_id}"
+        session = {"customer": customer_id, "return_url": return_url, "configuration": configuration}
+        return f"{self._origin()}{PORTAL_PAGES}{self.sessions.add_portal(session)}"
 
     def checkout_price(self, session_id: str) -> str | None:
         """The price the session was created with, as Stripe's line items would give it."""
@@ -73,15 +151,11 @@ class OfflinePayments:
 
     def checkout_session(self, session_id: str) -> dict[str, Any] | None:
         """A copy of a checkout session this stand-in created, or None."""
-        with self._lock:
-            session = self.checkout_sessions.get(session_id)
-            return dict(session) if session is not None else None
+        return self.sessions.checkout(session_id)
 
     def portal_session(self, session_id: str) -> dict[str, Any] | None:
         """A copy of a portal session this stand-in created, or None."""
-        with self._lock:
-            session = self.portal_sessions.get(session_id)
-            return dict(session) if session is not None else None
+        return self.sessions.portal(session_id)
 
     def completed_event(self, session_id: str, email: str | None, created: int) -> dict[str, Any] | None:
         """The `checkout.session.completed` event Stripe would send once this session is paid."""
@@ -123,9 +197,10 @@ class OfflinePayments:
 
     def mark_complete(self, session_id: str) -> None:
         """Remember that the session was paid, so paying again sends nothing."""
-        with self._lock:
-            if session_id in self.checkout_sessions:
-                self.checkout_sessions[session_id]["status"] = "complete"
+        self.sessions.complete(session_id)
+
+    def _origin(self) -> str:
+        return _ORIGIN.get() or self._base_url
 
 
 def _check_customer(customer: object) -> None:

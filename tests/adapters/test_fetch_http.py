@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from handlers.adapters.fetch_http import FetchStripePayments, runtime_fetch
+from handlers.adapters.fetch import runtime_fetch
+from handlers.adapters.fetch_http import FetchStripePayments
 from handlers.adapters.stripe_payments import FAILED, UNAVAILABLE
 from handlers.checkout import checkout_params
 from handlers.ports import PaymentsError
@@ -183,25 +184,3 @@ def test_runtime_fetch_sends_through_javascript_fetch() -> None:
         "&success_url=https%3A%2F%2Fapp.example.com%2Fok%3Fsession_id%3D%7BCHECKOUT_SESSION_ID%7D"
         "&cancel_url=https%3A%2F%2Fapp.example.com%2Fno&allow_promotion_codes=true"
     )
-
-
-def test_streamed_requests_go_through_fetch_too() -> None:
-    """The SDK's streaming calls get fetch's whole answer as a stream, and fetch's failures as usual."""
-    from handlers.adapters.fetch_http import fetch_http_client
-
-    fetch = FakeFetch((200, {"object": "file", "id": "file_1"}))
-    client = fetch_http_client(fetch, timeout=3.0)
-    stream, status, headers = client.request_stream("get", "https://files.stripe.com/v1/files/file_1", {})
-    assert (json.loads(stream.read()), status, headers["content-type"]) == (
-        {"object": "file", "id": "file_1"},
-        200,
-        "application/json",
-    )
-    assert [(sent.method, sent.url, sent.timeout) for sent in fetch.sent] == [
-        ("GET", "https://files.stripe.com/v1/files/file_1", 3.0)
-    ]
-    fetch.fail = OSError("refused")
-    import stripe
-
-    with pytest.raises(stripe.APIConnectionError):
-        client.request_stream("get", "https://files.stripe.com/v1/files/file_1", {})

@@ -502,6 +502,17 @@ def test_a_failed_forget_is_a_store_error(
     assert str(caught.value) == message
 
 
+def test_ping_waits_at_most_a_second_and_a_half() -> None:
+    """A health probe's call has its own short timeout, so /healthz answers within 2 s; reads keep theirs."""
+    fetch = FakeFetch((200, []), (406, {"code": "PGRST116"}))
+    store = SupabaseProfiles("https://abcd.supabase.co", "anon", "service", timeout=5.0, fetch=fetch)
+
+    store.ping()
+    store.get(USER_ID, access_token=USER_TOKEN)
+
+    assert [sent.timeout for sent in fetch.sent] == [1.5, 5.0]
+
+
 @pytest.mark.parametrize(
     ("url", "rest"),
     [

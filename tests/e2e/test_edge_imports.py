@@ -105,3 +105,39 @@ def test_requests_loads_only_for_stores_built_without_a_fetch() -> None:
         "False",
         "True",
     ]
+
+
+VALIDATION_SCRIPT = """
+import asyncio, json, sys
+from handlers.app import create_app, create_edge
+from handlers.offline.payments import OfflinePayments
+from tests.helpers.asgi_client import call
+from tests.helpers.fakes import FakeProfiles
+
+environ = {"SUPABASE_JWT_SECRET": "s" * 32}
+payments = OfflinePayments("https://billing.example.com")
+edge = create_edge(environ, payments=payments, profiles=FakeProfiles())
+answers = [edge.handle("POST", "/api/stripe/create-checkout", {}, b'{"mode": "x"}')[0]]
+app = create_app(environ, payments=payments, profiles=FakeProfiles())
+answers.append(asyncio.run(call(app, "POST", "/api/stripe/create-portal", b"{}")).status)
+body = {"priceId": "p", "successUrl": "https://a.example/s", "cancelUrl": "https://a.example/c",
+        "mode": "payment"}
+raw = json.dumps(body).encode()
+answers.append(asyncio.run(call(app, "POST", "/api/stripe/create-checkout", raw)).status)
+print(*answers, "jsonschema" in sys.modules)
+"""
+
+
+def test_requests_are_validated_without_jsonschema() -> None:
+    """Bodies and answers are checked by validators compiled from the schema files, not by jsonschema."""
+    done = subprocess.run(
+        [sys.executable, "-c", VALIDATION_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["400", "401", "200", "False"]

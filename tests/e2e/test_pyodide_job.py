@@ -74,7 +74,7 @@ def test_job_fails_when_a_handler_imports_a_c_extension(source: Path, runtime: s
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_job_fails_when_a_wheel_does_not_load(source: Path, tmp_path: Path, runtime: str) -> None:
-    """A message on loadPackage's error callback fails the job, before any Python runs."""
+    """A wheel that does not unpack fails the job, naming it, before any Python runs."""
     wheels = tmp_path / "wheels"
     shutil.copytree(wheel_cache(), wheels)
     broken = next(wheels.glob("pyjwt-*.whl"))
@@ -86,7 +86,7 @@ def test_job_fails_when_a_wheel_does_not_load(source: Path, tmp_path: Path, runt
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"pyodide-test: {runtime}: FAILED (exit 1)" in done.stdout
-    assert "loadPackage failed" in done.stderr
+    assert "loading wheels failed" in done.stderr
     assert "error occurred while loading pyjwt" in done.stderr
     assert "imported" not in done.stdout
 
@@ -101,6 +101,6 @@ def test_job_runs_on_both_runtimes_and_fails_when_one_fails(source: Path) -> Non
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "pyodide job: tests on Node " in done.stdout and "pyodide job: tests on Deno " in done.stdout
-    assert re.search(r"^pyodide-test: node: ok, 15 passed, \d+ deselected in ", done.stdout, re.MULTILINE)
+    assert re.search(r"^pyodide-test: node: ok, \d+ passed, \d+ deselected in ", done.stdout, re.MULTILINE)
     assert "pyodide-test: deno: FAILED (exit 1)" in done.stdout
     assert "RuntimeError: refuses to import on Deno" in done.stderr

@@ -229,7 +229,7 @@ def test_offline_mode_warns_and_answers_local_urls(offline: Server) -> None:
     """Without STRIPE_SECRET_KEY the server warns OFFLINE on stderr and checkout answers a URL of its own."""
     response = post(offline, "/api/stripe/create-checkout", checkout_body("price_offline"))
 
-    assert "WARNING handlers STRIPE_SECRET_KEY is not set: using the OFFLINE Stripe stand-in." in (
+    assert "WARNING handlers [-] stripe: OFFLINE stand-in (STRIPE_SECRET_KEY is not set)" in (
         offline.stderr.read_text()
     )
     url = response.json()["url"]

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from handlers.offline.payments import OfflinePayments
+from handlers.offline.payments import MemorySessions, OfflinePayments
 from handlers.ports import PortalNotConfigured, UnknownCustomer
 
 PARAMS = {
@@ -71,7 +71,8 @@ def test_mark_complete_is_seen_by_readers() -> None:
 
 def test_a_missing_customer_is_unknown_at_checkout_and_portal() -> None:
     """`cus_missing...` is refused as Stripe refuses a deleted customer; other customers are served."""
-    stand_in = OfflinePayments("http://127.0.0.1:8000")
+    sessions = MemorySessions()
+    stand_in = OfflinePayments("http://127.0.0.1:8000", sessions=sessions)
     with pytest.raises(UnknownCustomer) as checkout:
         stand_in.create_checkout_session({**PARAMS, "customer": "cus_missing_1"}, "key-1")
     with pytest.raises(UnknownCustomer) as portal:
@@ -79,7 +80,7 @@ def test_a_missing_customer_is_unknown_at_checkout_and_portal() -> None:
 
     assert checkout.value.message == "No such customer: 'cus_missing_1'"
     assert portal.value.message == "No such customer: 'cus_missing_2'"
-    assert stand_in.checkout_sessions == {} and stand_in.portal_sessions == {}
+    assert sessions.checkouts == {} and sessions.portals == {}
     assert stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account").startswith(
         "http://127.0.0.1:8000/offline/portal/bps_offline_"
     )
@@ -106,6 +107,33 @@ def test_a_portal_configuration_is_remembered_with_the_session() -> None:
         "return_url": "https://app.example.com/account",
         "configuration": "bpc_1Abc",
     }
+
+
+def test_links_are_built_on_the_requests_origin_within_links_at() -> None:
+    """Inside links_at(origin) links use that origin; outside it, or with None, the base URL."""
+    stand_in = OfflinePayments("http://fallback.test")
+
+    with stand_in.links_at("https://billing.example.com"):
+        inside = stand_in.create_checkout_session(PARAMS, "key-1")
+        portal = stand_in.create_portal_session("cus_1", "https://app.example.com/account")
+    with stand_in.links_at(None):
+        unknown = stand_in.create_checkout_session(PARAMS, "key-2")
+    outside = stand_in.create_checkout_session(PARAMS, "key-3")
+
+    assert inside.startswith("https://billing.example.com/offline/checkout/cs_offline_")
+    assert portal == "https://billing.example.com/offline/portal/bps_offline_1"
+    assert unknown.startswith("http://fallback.test/offline/checkout/")
+    assert outside.startswith("http://fallback.test/offline/checkout/")
+
+
+def test_a_checkout_session_expires_a_day_after_it_was_made() -> None:
+    """Each session records expires_at, 24 hours after the stand-in's clock at creation."""
+    stand_in = OfflinePayments(clock=lambda: 1_800_000_000.5)
+    session_id = stand_in.create_checkout_session(PARAMS, "key-1").rsplit("/", 1)[1]
+
+    session = stand_in.checkout_session(session_id)
+
+    assert session is not None and session["expires_at"] == 1_800_000_000 + 24 * 3600
 
 
 def session_of(url: str) -> str:

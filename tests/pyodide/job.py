@@ -6,6 +6,7 @@ import importlib
 import json
 import pkgutil
 import sys
+import time
 import traceback
 
 # `python -m handlers` starts hypercorn, a socket server, and the PostgreSQL store speaks TCP through
@@ -59,8 +60,12 @@ def main(mode: str, pytest_args: list[str]) -> int:
     return int(pytest.main(["-p", "no:cacheprovider", *pytest_args, *TESTS]))
 
 
-def first_request() -> tuple[int, str]:
-    """Build the service over in-memory adapters and answer one checkout, as a worker's first request."""
+def first_request() -> tuple[int, str, float, float, float]:
+    """Build the service over in-memory adapters and answer one checkout, as a worker's first request.
+
+    Answers the status, the body, and the milliseconds spent importing, building and answering.
+    """
+    started = time.perf_counter()
     from handlers.app import create_edge
     from handlers.offline.payments import OfflinePayments
     from handlers.ports import Outcome, Profile, ProfileUpdate
@@ -79,9 +84,11 @@ def first_request() -> tuple[int, str]:
             return None
 
     environ = {"SUPABASE_URL": "https://abcd.supabase.co", "SUPABASE_JWT_SECRET": "secret-" * 6}
+    imported = time.perf_counter()
     edge = create_edge(
         environ, payments=OfflinePayments("https://billing.example.com"), profiles=NoProfiles()
     )
+    built = time.perf_counter()
     body = {
         "priceId": "price_1",
         "successUrl": "https://app.example.com/ok",
@@ -91,4 +98,6 @@ def first_request() -> tuple[int, str]:
     status, _, data = edge.handle(
         "POST", "https://billing.example.com/api/stripe/create-checkout", {}, json.dumps(body).encode()
     )
-    return status, data.decode()
+    answered = time.perf_counter()
+    ms = 1000
+    return status, data.decode(), ms * (imported - started), ms * (built - imported), ms * (answered - built)
