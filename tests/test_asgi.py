@@ -376,3 +376,14 @@ def test_shutdown_waits_for_running_handlers_and_cancels_queued_ones() -> None:
     asyncio.run(app({"type": "lifespan"}, receive, send))
     assert done_when_sent == [False, True]
     assert queued.cancelled()
+
+
+def test_a_body_exactly_at_the_limit_is_read_to_its_end() -> None:
+    """MAX_BODY_BYTES in one chunk, then the empty last one: both are read, and the body is answered."""
+    body = b"{" + b" " * 1022 + b"}"
+    chunks: list[Message] = [
+        {"type": "http.request", "body": body, "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": False},
+    ]
+    sent, unread = run_raw(make_app(), {"type": "http", "method": "POST", "path": CHECKOUT}, chunks)
+    assert (len(body), sent[0]["status"], unread) == (1024, 400, [])

@@ -337,8 +337,8 @@ def test_a_failure_before_or_after_the_route_is_still_a_json_500_with_the_reques
         ("content-length", str(len(body))),
         ("x-request-id", "rid-5"),
     ]
-    assert [(level, message) for level, message, _ in records(caplog)] == [
-        (logging.ERROR, "unhandled error request_id=rid-5")
+    assert [(level, message, str(exc)) for level, message, exc in records(caplog)] == [
+        (logging.ERROR, "unhandled error request_id=rid-5", f"{broken} broke")
     ]
 
 
