@@ -117,7 +117,7 @@ class SessionReader:
 
     def _claims(self, token: str, key: VerificationKey) -> dict[str, Any]:
         """The token's claims as `jwt.decode` checks them; NotSignedIn for any token it refuses."""
-        if key.algorithm == "HS256" and _plain_secret(key.key):
+        if key.algorithm == "HS256" and isinstance(key.key, str) and _plain_secret(key.key):
             found = hs256.accepted_claims(token, key.key, AUDIENCE, self._issuer, time.time())
             if found is not None:
                 return found
@@ -139,8 +139,8 @@ class SessionReader:
 
 
 @functools.lru_cache(maxsize=8)
-def _plain_secret(key: Any) -> bool:
-    return hs256.plain_secret(key)
+def _plain_secret(secret: str) -> bool:
+    return hs256.plain_secret(secret)
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
