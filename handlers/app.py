@@ -1,8 +1,5 @@
-"""The composition root: settings -> adapters -> Router, for the ASGI app and for the edge.
-
-The only module that knows the adapters and the offline stand-in; each is imported where it is chosen,
-so a deployment loads only what it uses. Hosts run `app` (`hypercorn handlers.app:app`) or the factory.
-"""
+"""The composition root: settings -> adapters -> Router, for the ASGI app and for the edge. The only module
+that knows the adapters and the stand-in, each imported where chosen, so a deployment loads what it uses."""
 
 from __future__ import annotations
 
@@ -96,10 +93,8 @@ app = LazyApp(create_app)
 def create_edge(
     environ: Mapping[str, str], fetch: Fetch | None = None, **overrides: Unpack[Overrides]
 ) -> Edge:
-    """The service for a host without ASGI (a Pyodide worker): Stripe and Supabase REST through `fetch`.
-
-    `fetch` defaults to the runtime's (`runtime_fetch()`); sessions verify with the HS256 secret only.
-    """
+    """The service for a host without ASGI (a Pyodide worker): Stripe and Supabase REST through `fetch`
+    (by default the runtime's, `runtime_fetch()`); sessions verify with the HS256 secret only."""
     settings = _configured(lambda: Settings.from_env(environ))
     logs.configure(settings.log_format)
     own_payments = not {"payments", "stand_in"} & overrides.keys()

@@ -1,8 +1,5 @@
 """The service's own log lines, alike under every host: time, level, logger and request id; text or JSON.
-
-The composition root configures the `handlers` logger once, with a handler of its own on stderr and no
-propagation, so what hypercorn, uvicorn, granian or daphne do with the root logger changes nothing.
-"""
+Its own stderr handler and no propagation: what a host does with the root logger changes nothing."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""The ports handlers call for I/O, with their value types and errors.
-
-Adapters implement these structurally; only `handlers.app` knows which adapter stands behind each.
-"""
+"""The ports handlers call for I/O, with their value types and errors; adapters implement them
+structurally, and only `handlers.app` knows which stands behind each."""
 
 from __future__ import annotations
 

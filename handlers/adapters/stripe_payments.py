@@ -60,10 +60,8 @@ class StripePayments:
         self._lock = threading.Lock()
 
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
-        """Create a Checkout Session; the key makes a repeated request return the same session.
-
-        Without a key the SDK makes one per call, which its own retries reuse.
-        """
+        """Create a Checkout Session; the key makes a repeated request return the same session (without
+        one the SDK makes one per call, which its own retries reuse)."""
         options = {"idempotency_key": idempotency_key} if idempotency_key else {}
         session = self._call(
             lambda client: client.v1.checkout.sessions.create(

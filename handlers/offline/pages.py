@@ -1,8 +1,5 @@
-"""The offline stand-in's pages: a checkout that pays and notifies the webhook, and a portal.
-
-Routed only when the service runs the stand-in (no STRIPE_SECRET_KEY): `routes()` is what the
-composition root adds then.
-"""
+"""The offline stand-in's pages: a checkout that pays and notifies the webhook, and a portal; `routes()`
+is what the composition root adds when it runs the stand-in."""
 
 from __future__ import annotations
 
@@ -65,10 +62,8 @@ def routes(stand_in: OfflinePayments, deliver: Deliver) -> dict[str, dict[str, R
 
 
 def checkout_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Response:
-    """GET /offline/checkout/<id>: the session, an email field and Pay (HTML).
-
-    404 page for an unknown id, 410 page once the session has expired (24 hours after it was made).
-    """
+    """GET /offline/checkout/<id>: the session, an email field and Pay (HTML); a 404 page for an unknown
+    id, a 410 page once the session has expired (24 hours after it was made)."""
     found = _checkout(request, deps, stand_in)
     if isinstance(found, Response):
         return found
