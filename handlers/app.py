@@ -81,7 +81,11 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Ove
     _log_summary(summary.lines(settings, offline))
     router = _configured(lambda: build_router(settings, **overrides))
     if settings.check_store:
-        _configured(lambda: _check_store(router.deps.profiles))
+        try:
+            router.deps.profiles.ping()
+        except StoreError as exc:
+            message = f"CHECK_STORE=on and the profile store does not answer: {exc}"
+            raise SystemExit(f"configuration error: {message}") from None
         log.info("store: answered the start-up check (CHECK_STORE=on)")
     return App(router, access=logs.access if settings.access_log else None)
 
@@ -113,7 +117,7 @@ def create_edge(
             if settings.database_url != "supabase":
                 raise SettingsError("DATABASE_URL must be supabase at the edge (no TCP, no files there)")
             overrides["profiles"] = _profiles(settings, transport())
-        overrides.setdefault("signing_keys", _hs256_keys(settings))
+        overrides.setdefault("signing_keys", _signing_keys(settings, jwks=False))
         return build_router(settings, **overrides)
 
     return Edge(_configured(build))
@@ -211,13 +215,6 @@ def _log_summary(lines: list[summary.Line]) -> None:
         log.log(level, "%s", line)
 
 
-def _check_store(profiles: Profiles) -> None:
-    try:
-        profiles.ping()
-    except StoreError as exc:
-        raise StoreError(f"CHECK_STORE=on and the profile store does not answer: {exc}") from exc
-
-
 def _configured(build: Callable[[], T]) -> T:
     try:
         return build()
@@ -268,14 +265,12 @@ def _profiles(settings: Settings, fetch: Fetch | None = None) -> Profiles:
     return sqlite
 
 
-def _signing_keys(settings: Settings) -> SigningKeys:
-    if not settings.supabase_url:
-        return _hs256_keys(settings)
+def _signing_keys(settings: Settings, jwks: bool = True) -> SigningKeys:
+    """HS256 with SUPABASE_JWT_SECRET, and (unless `jwks` is False: the edge) the project's JWKS."""
+    secret = settings.supabase_jwt_secret
+    if not (jwks and settings.supabase_url):
+        return HS256Keys(secret) if secret else NoKeys()
     from .adapters.jwks_keys import JWKSKeys, KeyChain
 
-    hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
+    hs256 = HS256Keys(secret) if secret else None
     return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
-
-
-def _hs256_keys(settings: Settings) -> SigningKeys:
-    return HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else NoKeys()
