@@ -99,13 +99,13 @@ def pay(request: Request, deps: Deps, stand_in: OfflinePayments, deliver: Delive
         if event is None:
             return _not_found()
         _deliver(event, now, request, deps, deliver)
-        stand_in.mark_complete(session_id)
+        stand_in.sessions.complete(session_id)  # paying again sends nothing
     return Response(303, b"", (("location", _success_url(session, session_id)), *HTML))
 
 
 def portal_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Response:
     """GET /offline/portal/<id>: the offline portal, with a link back (HTML); a 404 page if unknown."""
-    session = stand_in.portal_session(_last_segment(request))
+    session = stand_in.sessions.portal(_last_segment(request))
     if session is None:
         return _not_found()
     body = (
@@ -172,7 +172,7 @@ def _checkout(
 ) -> tuple[str, dict[str, Any]] | Response:
     """The session the path names, or the page to answer instead (unknown: 404, expired: 410)."""
     session_id = _last_segment(request)
-    session = stand_in.checkout_session(session_id)
+    session = stand_in.sessions.checkout(session_id)
     if session is None:
         return _not_found()
     expires_at = session.get("expires_at")

@@ -122,24 +122,16 @@ class OfflinePayments:
 
     def checkout_price(self, session_id: str) -> str | None:
         """The price the session was created with, as Stripe's line items would give it."""
-        session = self.checkout_session(session_id)
+        session = self.sessions.checkout(session_id)
         items = session.get("line_items") if session else None
         if not items:
             return None
         price = items[0].get("price")
         return str(price) if price else None
 
-    def checkout_session(self, session_id: str) -> dict[str, Any] | None:
-        """A copy of a checkout session this stand-in created, or None."""
-        return self.sessions.checkout(session_id)
-
-    def portal_session(self, session_id: str) -> dict[str, Any] | None:
-        """A copy of a portal session this stand-in created, or None."""
-        return self.sessions.portal(session_id)
-
     def completed_event(self, session_id: str, email: str | None, created: int) -> dict[str, Any] | None:
         """The `checkout.session.completed` event Stripe would send once this session is paid."""
-        session = self.checkout_session(session_id)
+        session = self.sessions.checkout(session_id)
         if session is None:
             return None
         email = session.get("customer_email") or email or None
@@ -174,10 +166,6 @@ class OfflinePayments:
             "pending_webhooks": 1,
             "data": {"object": completed},
         }
-
-    def mark_complete(self, session_id: str) -> None:
-        """Remember that the session was paid, so paying again sends nothing."""
-        self.sessions.complete(session_id)
 
     def _origin(self) -> str:
         return _ORIGIN.get() or self._base_url
