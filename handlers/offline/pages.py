@@ -122,12 +122,9 @@ def _checkout_form(session: dict[str, Any], typed: str = "", error: str | None =
     billing = "Subscription" if session.get("mode") == "subscription" else "One-time payment"
     known = session.get("customer_email") or ""
     email = known or typed
-    state = " readonly" if known else " required" if _needs_email(session) else ""
-    hint = (
-        '<p class="muted">The email links this purchase to the account that has it.</p>'
-        if _needs_email(session)
-        else ""
-    )
+    needed = _needs_email(session)
+    state = " readonly" if known else " required" if needed else ""
+    hint = '<p class="muted">The email links this purchase to the account that has it.</p>' if needed else ""
     alert = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     body = (
         "<h1>Offline checkout</h1>"
