@@ -69,7 +69,7 @@ def checkout_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Re
         return found
     session_id, session = found
     if session.get("status") == "complete":
-        link = _attr(_success_url(session, session_id))
+        link = escape(_success_url(session, session_id))
         body = f'<p>This checkout is paid.</p><p><a href="{link}">Continue</a></p>'
         return _page("Offline checkout", CHECKOUT_BANNER, f"<h1>Offline checkout</h1>{body}")
     return _checkout_form(session)
@@ -111,7 +111,7 @@ def portal_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Resp
     body = (
         "<h1>Offline billing portal</h1>"
         f"<p>Customer: {escape(str(session.get('customer')))}</p>"
-        f'<p><a href="{_attr(str(session.get("return_url") or ""))}">Return</a></p>'
+        f'<p><a href="{escape(str(session.get("return_url") or ""))}">Return</a></p>'
     )
     return _page("Offline billing portal", PORTAL_BANNER, body)
 
@@ -126,17 +126,18 @@ def _checkout_form(session: dict[str, Any], typed: str = "", error: str | None =
     state = " readonly" if known else " required" if needed else ""
     hint = '<p class="muted">The email links this purchase to the account that has it.</p>' if needed else ""
     alert = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    cancel = escape(str(session.get("cancel_url") or ""))
     body = (
         "<h1>Offline checkout</h1>"
         f"<dl><dt>Price</dt><dd>{escape(price)}</dd><dt>Billing</dt><dd>{billing}</dd>"
         "<dt>Quantity</dt><dd>1</dd></dl>"
         '<form method="post"><label for="email">Email</label>'
-        f'<input id="email" type="email" name="email" autocomplete="email" value="{_attr(email)}"{state}>'
+        f'<input id="email" type="email" name="email" autocomplete="email" value="{escape(email)}"{state}>'
         f"{alert}{hint}"
         '<p class="muted">No card is needed: Pay sends this service\'s webhook a signed'
         " checkout.session.completed, as Stripe would.</p>"
         '<button type="submit">Pay</button></form>'
-        f'<p class="muted"><a href="{_attr(str(session.get("cancel_url") or ""))}">Cancel</a> and go back</p>'
+        f'<p class="muted"><a href="{cancel}">Cancel</a> and go back</p>'
     )
     return _page("Offline checkout", CHECKOUT_BANNER, body, 400 if error else 200)
 
@@ -174,7 +175,7 @@ def _checkout(
         return _not_found()
     expires_at = session.get("expires_at")
     if session.get("status") != "complete" and isinstance(expires_at, int) and deps.clock() >= expires_at:
-        cancel = _attr(str(session.get("cancel_url") or ""))
+        cancel = escape(str(session.get("cancel_url") or ""))
         body = (
             "<h1>This checkout has expired</h1>"
             "<p>Offline checkout links last 24 hours, as Stripe's do. Start again from the app.</p>"
@@ -199,10 +200,6 @@ def _last_segment(request: Request) -> str:
 
 def _success_url(session: dict[str, Any], session_id: str) -> str:
     return str(session.get("success_url") or "").replace("{CHECKOUT_SESSION_ID}", session_id)
-
-
-def _attr(value: str) -> str:
-    return escape(value, quote=True)
 
 
 def _page(title: str, banner: str, body: str, status: int = 200) -> Response:
