@@ -1,8 +1,5 @@
-"""`python -m handlers`: serve the app with hypercorn in this process, on HOST:PORT (what scripts/serve runs).
-
-An address it cannot listen on (a port in use, a HOST that resolves to nothing or to no address of this
-machine) stops it with one line saying so, before anything is built.
-"""
+"""`python -m handlers` (scripts/serve): hypercorn in this process on HOST:PORT; an address it cannot
+listen on (in use, unresolvable, not this machine's) stops it with one line, before anything is built."""
 
 from __future__ import annotations
 

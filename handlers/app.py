@@ -1,11 +1,5 @@
-"""The composition root: settings -> adapters -> Router, for the ASGI app and for the edge.
-
-The only module that knows the adapters and the offline stand-in. Each adapter is imported where it is
-chosen, so a deployment loads only the drivers it uses; tests and other hosts may hand in their own.
-Any ASGI host runs it: `app` for hosts that import an object (`hypercorn handlers.app:app`, daphne), or
-the factory (`hypercorn 'handlers.app:create_app()'`, `uvicorn --factory handlers.app:create_app`).
-Building configures the service's log lines and logs the start-up summary.
-"""
+"""The composition root: settings -> adapters -> Router, for the ASGI app and for the edge. The only module
+that knows the adapters and the stand-in, each imported where chosen, so a deployment loads what it uses."""
 
 from __future__ import annotations
 
@@ -13,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
@@ -27,7 +22,6 @@ from .http import Request, Response
 from .lazy_app import LazyApp
 from .offline.local_secrets import JWT_SECRET_FILE
 from .offline.origin import request_origin
-from .offline.payments import OfflinePayments
 from .openapi import SERVED_SCHEMAS, openapi_document, schema_file
 from .portal import create_portal
 from .ports import Payments, Profiles, SigningKeys, StoreError
@@ -81,11 +75,17 @@ def create_app(environ: Mapping[str, str] | None = None, **overrides: Unpack[Ove
 
     settings = _configured(lambda: Settings.from_env(os.environ if environ is None else environ))
     logs.configure(settings.log_format)
-    offline = None if {"payments", "stand_in"} & overrides.keys() else _offline(settings)
+    offline = None
+    if not settings.stripe_secret_key and not {"payments", "stand_in"} & overrides.keys():
+        offline = summary.Offline(str(_offline_sessions(settings)), str(JWT_SECRET_FILE))
     _log_summary(summary.lines(settings, offline))
     router = _configured(lambda: build_router(settings, **overrides))
     if settings.check_store:
-        _configured(lambda: _check_store(router.deps.profiles))
+        try:
+            router.deps.profiles.ping()
+        except StoreError as exc:
+            message = f"CHECK_STORE=on and the profile store does not answer: {exc}"
+            raise SystemExit(f"configuration error: {message}") from None
         log.info("store: answered the start-up check (CHECK_STORE=on)")
     return App(router, access=logs.access if settings.access_log else None)
 
@@ -97,32 +97,27 @@ app = LazyApp(create_app)
 def create_edge(
     environ: Mapping[str, str], fetch: Fetch | None = None, **overrides: Unpack[Overrides]
 ) -> Edge:
-    """The service for a host without ASGI (a Pyodide worker): Stripe and Supabase REST through `fetch`.
-
-    `fetch` defaults to the JavaScript runtime's (`runtime_fetch()`). Profiles live behind Supabase's REST
-    API (`DATABASE_URL=supabase`), and sessions verify with the HS256 project secret only.
-    """
+    """The service for a host without ASGI (a Pyodide worker): Stripe and Supabase REST through `fetch`
+    (by default the runtime's, `runtime_fetch()`); sessions verify with the HS256 secret only."""
     settings = _configured(lambda: Settings.from_env(environ))
     logs.configure(settings.log_format)
-    if "payments" not in overrides and "stand_in" not in overrides:
+    own_payments = not {"payments", "stand_in"} & overrides.keys()
+    if own_payments:
         _log_summary(summary.lines(settings, jwks=False))
 
     def transport() -> Fetch:
-        if fetch is not None:
-            return fetch
         from .adapters.fetch import runtime_fetch
 
-        return runtime_fetch()
+        return fetch or runtime_fetch()
 
     def build() -> Router:
-        if "payments" not in overrides and "stand_in" not in overrides:
+        if own_payments:
             overrides["payments"] = _payments(settings, transport())
         if "profiles" not in overrides:
             if settings.database_url != "supabase":
                 raise SettingsError("DATABASE_URL must be supabase at the edge (no TCP, no files there)")
             overrides["profiles"] = _profiles(settings, transport())
-        if "signing_keys" not in overrides:
-            overrides["signing_keys"] = _hs256_keys(settings)
+        overrides.setdefault("signing_keys", _signing_keys(settings, jwks=False))
         return build_router(settings, **overrides)
 
     return Edge(_configured(build))
@@ -150,16 +145,13 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
         clock=overrides.get("clock", time.time),
     )
     routes = {
-        path: {method: _traced(found) for method, found in methods.items()}
+        path: {
+            method: _traced(found, stand_in if path in LINKED else None) for method, found in methods.items()
+        }
         for path, methods in API_ROUTES.items()
     }
-    if stand_in is not None:  # an optional feature adds routes; it is never switched off at run time
-        for path in LINKED:
-            routes[path] = {
-                method: _linked(found, stand_in, settings) for method, found in routes[path].items()
-            }
     router = Router(deps, routes)
-    if stand_in is not None:
+    if stand_in is not None:  # an optional feature adds routes; it is never switched off at run time
         from .offline import pages
 
         for prefix, methods in pages.routes(stand_in, router.dispatch).items():
@@ -167,12 +159,18 @@ def build_router(settings: Settings, **overrides: Unpack[Overrides]) -> Router:
     return router
 
 
-def _traced(found: Route) -> Route:
-    """`found`, with its request id on the lines logged while it checks and while its handler runs."""
+def _traced(found: Route, stand_in: OfflinePayments | None = None) -> Route:
+    """`found`, its request id on the lines it logs; with `stand_in`, its links on the request's origin."""
     prepare = found.prepare
 
     def traced(request: Request, deps: Deps) -> Call:
         request_id = request.request_id or "-"
+        settings = deps.settings
+        links = (
+            nullcontext()
+            if stand_in is None
+            else stand_in.links_at(request_origin(request, settings.public_url, settings.trust_proxy_headers))
+        )
         token = logs.REQUEST_ID.set(request_id)
         try:
             call = prepare(request, deps)
@@ -183,37 +181,14 @@ def _traced(found: Route) -> Route:
             # Set here too: the handler runs in a pool thread, which has no context of the request's.
             token = logs.REQUEST_ID.set(request_id)
             try:
-                return call()
+                with links:
+                    return call()
             finally:
                 logs.REQUEST_ID.reset(token)
 
         return run
 
     return replace(found, prepare=traced)
-
-
-def _linked(found: Route, stand_in: OfflinePayments, settings: Settings) -> Route:
-    """`found`, with the stand-in's links built on the origin the request came to (never HOST/PORT)."""
-    prepare = found.prepare
-
-    def linked(request: Request, deps: Deps) -> Call:
-        origin = request_origin(request, settings.public_url, settings.trust_proxy_headers)
-        call = prepare(request, deps)
-
-        def run() -> Response:
-            with stand_in.links_at(origin):
-                return call()
-
-        return run
-
-    return replace(found, prepare=linked)
-
-
-def _offline(settings: Settings) -> summary.Offline | None:
-    """What offline mode will use, when there is no Stripe key."""
-    if settings.stripe_secret_key:
-        return None
-    return summary.Offline(str(_offline_sessions(settings)), str(JWT_SECRET_FILE))
 
 
 def _offline_sessions(settings: Settings) -> Path:
@@ -226,6 +201,7 @@ def _offline_sessions(settings: Settings) -> Path:
 
 def _stand_in(settings: Settings) -> OfflinePayments:
     """The offline stand-in, its sessions in a SQLite file so that several workers share them."""
+    from .offline.payments import OfflinePayments
     from .offline.sqlite_sessions import SQLiteSessions
 
     sessions = SQLiteSessions(_offline_sessions(settings))
@@ -239,13 +215,6 @@ def _log_summary(lines: list[summary.Line]) -> None:
         log.log(level, "%s", line)
 
 
-def _check_store(profiles: Profiles) -> None:
-    try:
-        profiles.ping()
-    except StoreError as exc:
-        raise StoreError(f"CHECK_STORE=on and the profile store does not answer: {exc}") from exc
-
-
 def _configured(build: Callable[[], T]) -> T:
     try:
         return build()
@@ -255,29 +224,18 @@ def _configured(build: Callable[[], T]) -> T:
 
 def _payments(settings: Settings, fetch: Fetch | None = None) -> Payments:
     """The stripe SDK over pooled HTTP, or over `fetch` at the edge (where there is no stand-in)."""
-    key, base, timeout = settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_timeout
-    if not key:
+    if not settings.stripe_secret_key:
         raise SettingsError("STRIPE_SECRET_KEY is not set, and the edge has no offline stand-in")
-    if fetch is not None:
-        from .adapters.fetch_http import FetchStripePayments
-
-        return FetchStripePayments(
-            key,
-            fetch,
-            api_base=base,
-            timeout=timeout,
-            max_retries=settings.stripe_max_retries,
-            portal_configuration=settings.stripe_portal_configuration,
-        )
     from .adapters.stripe_payments import StripePayments
 
     return StripePayments(
-        key,
-        api_base=base,
-        timeout=timeout,
+        settings.stripe_secret_key,
+        api_base=settings.stripe_api_base,
+        timeout=settings.stripe_timeout,
         max_retries=settings.stripe_max_retries,
         retry_delay=settings.stripe_retry_delay,
         portal_configuration=settings.stripe_portal_configuration,
+        fetch=fetch,
     )
 
 
@@ -307,14 +265,12 @@ def _profiles(settings: Settings, fetch: Fetch | None = None) -> Profiles:
     return sqlite
 
 
-def _signing_keys(settings: Settings) -> SigningKeys:
-    if not settings.supabase_url:
-        return _hs256_keys(settings)
+def _signing_keys(settings: Settings, jwks: bool = True) -> SigningKeys:
+    """HS256 with SUPABASE_JWT_SECRET, and (unless `jwks` is False: the edge) the project's JWKS."""
+    secret = settings.supabase_jwt_secret
+    if not (jwks and settings.supabase_url):
+        return HS256Keys(secret) if secret else NoKeys()
     from .adapters.jwks_keys import JWKSKeys, KeyChain
 
-    hs256 = HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else None
+    hs256 = HS256Keys(secret) if secret else None
     return KeyChain(hs256, JWKSKeys(settings.supabase_url, timeout=settings.supabase_timeout))
-
-
-def _hs256_keys(settings: Settings) -> SigningKeys:
-    return HS256Keys(settings.supabase_jwt_secret) if settings.supabase_jwt_secret else NoKeys()

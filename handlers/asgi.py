@@ -1,8 +1,5 @@
-"""The ASGI 3 shim: read the body, hand it to the Router, send what it answers.
-
-Handlers run in a thread pool of their own; what the Router refuses without I/O is answered on the
-event loop, without that hop.
-"""
+"""The ASGI 3 shim: read the body, hand it to the Router, send what it answers. Handlers run in a pool of
+their own; what the Router refuses without I/O is answered on the event loop, without that hop."""
 
 from __future__ import annotations
 

@@ -83,13 +83,9 @@ def checkout_params(body: dict[str, Any], user: User | None, customer_id: str | 
 
 
 def idempotency_key(request: Request, params: dict[str, Any], now: float) -> str:
-    """A key that is the same for a repeated click: from the client's header, else a short window.
-
-    The window is scoped to the signed-in user or, signed out, to everything that tells one browser
-    from another (address, forwarded-for chain, User-Agent, Accept-Language), so that visitors behind
-    one proxy rarely meet; a frontend that sends Idempotency-Key rules that out. It is a hash, so no
-    personal data reaches Stripe in it.
-    """
+    """The same key for a repeated click: from the client's Idempotency-Key, else a short window scoped to
+    the user or, signed out, to what tells browsers apart (address, forwarded-for, User-Agent, language),
+    so visitors behind one proxy rarely meet. A hash: no personal data reaches Stripe in it."""
     client_key = request.header("idempotency-key")
     scope = f"client:{client_key}" if client_key else f"window:{int(now) // IDEMPOTENCY_WINDOW_SECONDS}"
     who = str(params.get("client_reference_id") or _browser(request))

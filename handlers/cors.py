@@ -22,11 +22,8 @@ class CORS:
         self._paths = paths
 
     def preflight(self, method: str, path: str, headers: Headers) -> Response | None:
-        """The answer to a CORS preflight for an API path, or None when this is not one.
-
-        It carries only what is particular to a preflight: `label`, which every response passes
-        through, adds Allow-Origin, Allow-Credentials and Vary, so that each is sent once.
-        """
+        """The answer to a CORS preflight for an API path, or None; only what is particular to a preflight:
+        `label`, which every response passes through, adds Allow-Origin, -Credentials and Vary once."""
         if not self.allowed or method != "OPTIONS" or path not in self._paths:
             return None
         origin = _header(headers, "origin")

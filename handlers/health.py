@@ -9,9 +9,7 @@ from .ports import StoreError
 
 def healthz(request: Request, deps: Deps) -> Response:
     """200 {"status": "ok", "profiles": "ok"} when the profile store answers, else 503 "unavailable".
-
-    Schema: schemas/health.response.json
-    """
+    Schema: schemas/health.response.json"""
     try:
         deps.profiles.ping()
     except StoreError:

@@ -1,8 +1,5 @@
-"""An ASGI app that builds itself on first use, for hosts that import an object rather than call a factory.
-
-`handlers.app:app` is one: importing it does no I/O; the service is built when the host starts the
-lifespan (hypercorn, uvicorn, granian), or at the first request where there is no lifespan (daphne).
-"""
+"""An ASGI app built on first use (`handlers.app:app`), for hosts that import an object: importing it does
+no I/O; it is built at lifespan start (hypercorn, uvicorn, granian) or at the first request (daphne)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """The service's own log lines, alike under every host: time, level, logger and request id; text or JSON.
-
-The composition root configures the `handlers` logger once, with a handler of its own on stderr and no
-propagation, so what hypercorn, uvicorn, granian or daphne do with the root logger changes nothing.
-"""
+Its own stderr handler and no propagation: what a host does with the root logger changes nothing."""
 
 from __future__ import annotations
 
@@ -19,13 +16,11 @@ TEXT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
 
 
-class _RequestId(logging.Filter):
+def _with_request_id(record: logging.LogRecord) -> bool:
     """Gives every record the request id of the request it was logged for (or "-")."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = REQUEST_ID.get()
-        return True
+    if not hasattr(record, "request_id"):
+        record.request_id = REQUEST_ID.get()
+    return True
 
 
 class JSONFormatter(logging.Formatter):
@@ -65,7 +60,7 @@ LOGGERS = {"handlers": logging.INFO, "psycopg": logging.WARNING}
 def configure(log_format: str = "text") -> None:
     """Send our loggers' lines to stderr in `log_format` (text or json); calling it again replaces it."""
     handler = _Stderr()
-    handler.addFilter(_RequestId())
+    handler.addFilter(_with_request_id)
     handler.setFormatter(JSONFormatter() if log_format == "json" else logging.Formatter(TEXT))
     for name, level in LOGGERS.items():
         logger = logging.getLogger(name)

@@ -1,7 +1,5 @@
-"""The ports handlers call for I/O, with their value types and errors.
-
-Adapters implement these structurally; only `handlers.app` knows which adapter stands behind each.
-"""
+"""The ports handlers call for I/O, with their value types and errors; adapters implement them
+structurally, and only `handlers.app` knows which stands behind each."""
 
 from __future__ import annotations
 
@@ -103,17 +101,12 @@ class Payments(Protocol):
     """Creates hosted Stripe sessions; params are Stripe's own, as a plain dict."""
 
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
-        """Create a Checkout Session and return its URL; a repeated key returns the same session.
-
-        Raise UnknownCustomer when Stripe does not know `params["customer"]`.
-        """
+        """Create a Checkout Session and return its URL (the same session for a repeated key); raise
+        UnknownCustomer when Stripe does not know `params["customer"]`."""
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
-        """Create a Billing Portal session and return its URL.
-
-        Raise UnknownCustomer when Stripe does not know `customer_id`, PortalNotConfigured when the
-        account has no portal configuration to open.
-        """
+        """Create a Billing Portal session and return its URL; raise UnknownCustomer when Stripe does not know
+        `customer_id`, PortalNotConfigured when the account has no portal configuration to open."""
 
     def checkout_price(self, session_id: str) -> str | None:
         """The price of a Checkout Session's first line item, or None when it has none."""

@@ -1,7 +1,5 @@
-"""The one way from a plain request to the bytes answered, shared by every entry point.
-
-match -> body limit -> CORS -> pure checks -> handler -> errors to JSON -> response schema -> bytes.
-"""
+"""The one way from a plain request to the bytes answered, shared by every entry point:
+match -> body limit -> CORS -> pure checks -> handler -> errors to JSON -> response schema -> bytes."""
 
 from __future__ import annotations
 
@@ -36,12 +34,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def _json_encoder() -> Callable[[Any], str]:
-    """One compact JSON encoder for every response, built once.
-
-    json.dumps, and JSONEncoder.encode too, build a new C encoder on every call: that was a third of
-    what encoding an error body cost. The C encoder is made here once, as JSONEncoder makes it; where
-    the interpreter has none, or it does not answer as the encoder does, the encoder's own `encode`.
-    """
+    """One compact JSON encoder for every response: the C encoder made once, as JSONEncoder makes it, or
+    else the encoder's own `encode` (json.dumps builds one per call: a third of an error body's cost)."""
     encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
@@ -70,10 +64,8 @@ class Answer(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """How one method on one path is answered, and the schemas its bodies must satisfy.
-
-    `prepare` makes the checks that need no I/O and returns the handler's call, bound to what they produced.
-    """
+    """How one method on one path is answered, and the schemas its bodies must satisfy; `prepare` makes the
+    checks that need no I/O and returns the handler's call, bound to what they produced."""
 
     prepare: Callable[[Request, Deps], Call]
     ok_schema: str
@@ -111,11 +103,8 @@ class Pending(NamedTuple):
 
 
 class Router:
-    """The route table, and everything between a plain request and the bytes answered to it.
-
-    A host calls `head` with the request's head, then `body` with its body, then runs the call that
-    returns (in a thread when it may block); `respond` does all three for hosts that hold the body.
-    """
+    """The route table and the pipeline: a host calls `head`, then `body`, then runs the call returned (in a
+    thread when it may block); `respond` does all three for hosts that hold the body."""
 
     def __init__(self, deps: Deps, routes: Mapping[str, Mapping[str, Route]]) -> None:
         self.deps = deps

@@ -49,13 +49,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and check every setting; raise SettingsError naming the first bad variable."""
 
-        def text(name: str) -> str | None:
+        def text(name: str, pattern: str = ".*", shape: str = "") -> str | None:
             value = environ.get(name, "").strip()
+            if value and not re.fullmatch(pattern, value, re.DOTALL):
+                raise SettingsError(f"{name} must {shape.format(value=value)}")
             return value or None
 
-        key = text("STRIPE_SECRET_KEY")
-        if key is not None and not re.fullmatch(r"(sk|rk)_[A-Za-z0-9_]+", key):
-            raise SettingsError("STRIPE_SECRET_KEY must be a Stripe secret key (sk_... or rk_...)")
+        key = text("STRIPE_SECRET_KEY", r"(sk|rk)_[A-Za-z0-9_]+", "be a Stripe secret key (sk_... or rk_...)")
         supabase_url = _http_url(environ, "SUPABASE_URL")
         default = cls()  # the defaults are the fields' own
         return cls(
@@ -72,14 +72,23 @@ class Settings:
             port=_number(environ, "PORT", default.port, 1, 65535),
             max_body_bytes=_number(environ, "MAX_BODY_BYTES", default.max_body_bytes, 1024, 16 * 2**20),
             worker_threads=_number(environ, "WORKER_THREADS", default.worker_threads, 1, 1024),
-            stripe_webhook_secret=_webhook_secret(environ),
+            # A secret: the message names the variable, never echoes the value.
+            stripe_webhook_secret=text(
+                "STRIPE_WEBHOOK_SECRET", r"whsec_.*", "be a webhook signing secret (whsec_...)"
+            ),
             stripe_retry_delay=_number(environ, "STRIPE_RETRY_DELAY", default.stripe_retry_delay, 0, 60),
             supabase_anon_key=text("SUPABASE_ANON_KEY"),
             supabase_service_role_key=text("SUPABASE_SERVICE_ROLE_KEY"),
             supabase_timeout=_number(environ, "SUPABASE_TIMEOUT", default.supabase_timeout, 0.1, 60),
             allowed_origins=_origins(environ, "ALLOWED_ORIGINS"),
-            stripe_portal_configuration=_portal_configuration(environ),
-            public_url=_public_url(environ),
+            stripe_portal_configuration=text(
+                "STRIPE_PORTAL_CONFIGURATION",
+                r"bpc_[A-Za-z0-9_]+",
+                "be a customer portal configuration id (bpc_...), got {value!r}",
+            ),
+            public_url=_origin(
+                "PUBLIC_URL", text("PUBLIC_URL") or "", "be an origin like https://billing.example.com"
+            ),
             trust_proxy_headers=_switch(environ, "TRUST_PROXY_HEADERS", default.trust_proxy_headers),
             check_store=_switch(environ, "CHECK_STORE", default.check_store),
             log_format=_choice(environ, "LOG_FORMAT", ("text", "json")),
@@ -100,33 +109,6 @@ class Settings:
     def token_issuer(self) -> str | None:
         """The `iss` claim Supabase puts in access tokens, when the project URL is known."""
         return f"{self.supabase_url}/auth/v1" if self.supabase_url else None
-
-
-def _webhook_secret(environ: Mapping[str, str]) -> str | None:
-    value = environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
-    if value and not value.startswith("whsec_"):
-        # The value is a secret: name the variable, never echo it.
-        raise SettingsError("STRIPE_WEBHOOK_SECRET must be a webhook signing secret (whsec_...)")
-    return value or None
-
-
-def _portal_configuration(environ: Mapping[str, str]) -> str | None:
-    value = environ.get("STRIPE_PORTAL_CONFIGURATION", "").strip()
-    if value and not re.fullmatch(r"bpc_[A-Za-z0-9_]+", value):
-        raise SettingsError(
-            f"STRIPE_PORTAL_CONFIGURATION must be a customer portal configuration id (bpc_...), got {value!r}"
-        )
-    return value or None
-
-
-def _public_url(environ: Mapping[str, str]) -> str | None:
-    value = environ.get("PUBLIC_URL", "").strip()
-    if not value:
-        return None
-    origin = origin_of(value)
-    if origin is None or urlsplit(value).path not in ("", "/") or any(c in value for c in "?#@"):
-        raise SettingsError(f"PUBLIC_URL must be an origin like https://billing.example.com, got {value!r}")
-    return origin
 
 
 def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -189,16 +171,19 @@ def _database_url(environ: Mapping[str, str], default: str) -> str:
 
 
 def _origins(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
-    origins = []
-    for item in environ.get(name, "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        origin = origin_of(item)
-        if origin is None or urlsplit(item).path not in ("", "/") or any(c in item for c in "?#@"):
-            raise SettingsError(f"{name} must list origins like https://app.example.com, got {item!r}")
-        origins.append(origin)
-    return tuple(origins)
+    shape = "list origins like https://app.example.com"
+    found = (_origin(name, item.strip(), shape) for item in environ.get(name, "").split(","))
+    return tuple(origin for origin in found if origin)
+
+
+def _origin(name: str, value: str, shape: str) -> str | None:
+    """The origin `value` is (None when empty), if it is one: no path, query, fragment or user."""
+    if not value:
+        return None
+    origin = origin_of(value)
+    if origin is None or urlsplit(value).path not in ("", "/") or any(c in value for c in "?#@"):
+        raise SettingsError(f"{name} must {shape}, got {value!r}")
+    return origin
 
 
 def origin_of(url: str) -> str | None:

@@ -44,10 +44,8 @@ def parse_event(data: Any) -> Event:
 
 
 def profile_update(event: Event, payments: Payments) -> ProfileUpdate | None:
-    """The change `event` makes to a profile, or None for an event that changes none.
-
-    PaymentsError passes through when Stripe must be asked for what the event lacks.
-    """
+    """The change `event` makes to a profile, or None; PaymentsError passes through when Stripe must be
+    asked for what the event lacks."""
     if event.type == "checkout.session.completed":
         return _checkout_completed(event, payments)
     if event.type in ("customer.subscription.updated", "customer.subscription.deleted"):

@@ -22,24 +22,19 @@ class Offline:
 
 
 def lines(settings: Settings, offline: Offline | None = None, jwks: bool = True) -> list[Line]:
-    """(level, text) per fact: Stripe mode, store, webhook secret, signing keys, origins.
-
-    `offline` when the stand-in replaces Stripe; `jwks` False where only HS256 verifies (the edge).
-    """
+    """(level, text) per fact; `offline` when the stand-in replaces Stripe, `jwks` False where only HS256
+    verifies (the edge)."""
+    cors = ", ".join(settings.allowed_origins) or "off (ALLOWED_ORIGINS is not set)"
+    redirects = (
+        ", ".join(settings.allowed_redirect_origins) or "any origin (ALLOWED_REDIRECT_ORIGINS is not set)"
+    )
     return [
         *_stripe(settings, offline),
         _store(settings, offline),
         _webhook(settings, offline),
         _sessions(settings, offline, jwks),
-        (INFO, "cors: " + (", ".join(settings.allowed_origins) or "off (ALLOWED_ORIGINS is not set)")),
-        (
-            INFO,
-            "redirects: "
-            + (
-                ", ".join(settings.allowed_redirect_origins)
-                or "any origin (ALLOWED_REDIRECT_ORIGINS is not set)"
-            ),
-        ),
+        (INFO, f"cors: {cors}"),
+        (INFO, f"redirects: {redirects}"),
     ]
 
 
@@ -91,10 +86,8 @@ def _store(settings: Settings, offline: Offline | None) -> Line:
     path = url.removeprefix("sqlite:///")
     if offline is not None:
         return INFO, f"store: sqlite {path}"
-    return (
-        WARNING,
-        f"store: sqlite {path}, a local file: a container loses it unless it is on a volume (DATABASE_URL)",
-    )
+    warning = "a local file: a container loses it unless it is on a volume (DATABASE_URL)"
+    return WARNING, f"store: sqlite {path}, {warning}"
 
 
 def _webhook(settings: Settings, offline: Offline | None) -> Line:
@@ -107,9 +100,8 @@ def _webhook(settings: Settings, offline: Offline | None) -> Line:
 
 def _sessions(settings: Settings, offline: Offline | None, jwks: bool) -> Line:
     secret = settings.supabase_jwt_secret
-    keys = (
-        f"{settings.supabase_url}/auth/v1/.well-known/jwks.json" if jwks and settings.supabase_url else None
-    )
+    url = settings.supabase_url if jwks else None
+    keys = url and f"{url}/auth/v1/.well-known/jwks.json"
     if secret and keys:
         return INFO, f"sessions: HS256 (SUPABASE_JWT_SECRET) and ES256/RS256 from {keys}"
     if secret:

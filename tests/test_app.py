@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 
-from handlers.adapters.fetch_http import FetchStripePayments
 from handlers.adapters.jwks_keys import JWKSKeys, KeyChain
 from handlers.adapters.postgres_profiles import PostgresProfiles
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
@@ -126,8 +125,9 @@ def test_unreadable_postgres_url_stops_start_up_without_echoing_it(url: str) -> 
 
 def test_create_edge_builds_fetch_payments_supabase_profiles_and_hs256_keys() -> None:
     """The edge's root: Stripe through fetch, profiles through Supabase REST, HS256 sessions only."""
-    deps = create_edge(EDGE, FakeFetch()).router.deps
-    assert isinstance(deps.payments, FetchStripePayments)
+    fetch = FakeFetch()
+    deps = create_edge(EDGE, fetch).router.deps
+    assert isinstance(deps.payments, StripePayments) and deps.payments._fetch is fetch
     assert isinstance(deps.profiles, SupabaseProfiles)
     assert isinstance(deps.sessions._keys, HS256Keys)
 

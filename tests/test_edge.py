@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 
 from handlers.adapters.fetch import runtime_fetch
-from handlers.adapters.fetch_http import FetchStripePayments
+from handlers.adapters.stripe_payments import StripePayments
 from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.edge import Edge
 from handlers.http import Request, Response
@@ -253,7 +253,7 @@ def test_unexpected_exception_is_logged_500(caplog: pytest.LogCaptureFixture) ->
 
 def fetch_router(fetch: FakeFetch, profiles: FakeProfiles | None = None) -> Router:
     """A Router whose payments are the real SDK over `fetch`."""
-    payments = FetchStripePayments("sk_test_edge", fetch, timeout=3.0)
+    payments = StripePayments("sk_test_edge", timeout=3.0, max_retries=0, fetch=fetch)
     return make_router(payments, profiles, SMALL)
 
 

@@ -129,7 +129,7 @@ def test_the_graph_is_read_at_all() -> None:
     }
     assert "handlers.adapters.stripe_payments" in GRAPH[ROOT]
     assert "handlers.offline.pages" in GRAPH[ROOT]
-    assert "handlers.adapters.stripe_payments" in GRAPH["handlers.adapters.fetch_http"]
+    assert "handlers.adapters.fetch_http" in GRAPH["handlers.adapters.stripe_payments"]
 
 
 TESTS = PACKAGE.parent / "tests"

@@ -12,6 +12,8 @@ from ..ports import PaymentsError, PortalNotConfigured, UnknownCustomer
 if TYPE_CHECKING:
     import stripe
 
+    from .fetch import Fetch
+
 log = logging.getLogger("handlers.stripe")
 T = TypeVar("T")
 
@@ -31,10 +33,8 @@ REFUSED_PORTAL_CONFIGURATION = (
 
 
 class StripePayments:
-    """Checkout and Billing Portal sessions created with `stripe.StripeClient`.
-
-    The SDK is imported and the client built on first use, so importing the service stays cheap.
-    """
+    """Checkout and Billing Portal sessions through the stripe SDK, imported and built on first use;
+    its HTTP through pooled sockets, or through `fetch` where there are none (the edge)."""
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class StripePayments:
         http_client: stripe.HTTPClient | None = None,
         retry_delay: float = 0.5,
         portal_configuration: str | None = None,
+        fetch: Fetch | None = None,
     ) -> None:
         self._secret_key = secret_key
         self._portal_configuration = portal_configuration
@@ -54,14 +55,13 @@ class StripePayments:
         self._max_retries = max_retries
         self._http_client = http_client
         self._retry_delay = retry_delay
+        self._fetch = fetch
         self._client: stripe.StripeClient | None = None
         self._lock = threading.Lock()
 
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
-        """Create a Checkout Session; the key makes a repeated request return the same session.
-
-        Without a key the SDK makes one per call, which its own retries reuse.
-        """
+        """Create a Checkout Session; the key makes a repeated request return the same session (without
+        one the SDK makes one per call, which its own retries reuse)."""
         options = {"idempotency_key": idempotency_key} if idempotency_key else {}
         session = self._call(
             lambda client: client.v1.checkout.sessions.create(
@@ -130,7 +130,11 @@ class StripePayments:
         )
 
     def _new_http_client(self) -> stripe.HTTPClient:
-        """The pooled HTTP client with one deadline per call; RequestsClient pools per worker thread."""
+        """`fetch`'s, else the pooled one with one deadline per call (RequestsClient pools per thread)."""
+        if self._fetch is not None:
+            from .fetch_http import fetch_http_client
+
+            return fetch_http_client(self._fetch, self._timeout)
         from .stripe_http import DeadlineClient
 
         return DeadlineClient(self._timeout, max_retries=self._max_retries, retry_delay=self._retry_delay)

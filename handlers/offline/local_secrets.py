@@ -1,9 +1,5 @@
-"""Secrets that offline mode makes for itself, so checkout -> webhook -> portal runs with no account.
-
-Only when STRIPE_SECRET_KEY is unset: a webhook secret for this process, and a JWT secret kept in
-`var/local-jwt-secret` so that `scripts/serve` and `scripts/token` agree. Values are never logged; the
-start-up summary says which were made.
-"""
+"""Secrets offline mode makes for itself (no STRIPE_SECRET_KEY): a webhook secret for this process, and a
+JWT secret in `var/local-jwt-secret` that `scripts/serve` and `scripts/token` share. Never logged."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Where a request arrived, for the stand-in's links: PUBLIC_URL, a trusted proxy's headers, or Host.
-
-Never HOST and PORT: those are where `python -m handlers` listens, not where a browser reaches it.
-Forwarded headers are read only when the operator says the proxy in front is trusted
-(TRUST_PROXY_HEADERS=on): anyone can send them.
-"""
+Never HOST and PORT (where we listen, not where a browser reaches us); forwarded headers only when trusted."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The offline stand-in's pages: a checkout that pays and notifies the webhook, and a portal.
-
-Routed only when the service runs the stand-in (no STRIPE_SECRET_KEY): `routes()` is what the
-composition root adds then.
-"""
+"""The offline stand-in's pages: a checkout that pays and notifies the webhook, and a portal; `routes()`
+is what the composition root adds when it runs the stand-in."""
 
 from __future__ import annotations
 
@@ -65,16 +62,14 @@ def routes(stand_in: OfflinePayments, deliver: Deliver) -> dict[str, dict[str, R
 
 
 def checkout_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Response:
-    """GET /offline/checkout/<id>: the session, an email field and Pay (HTML).
-
-    404 page for an unknown id, 410 page once the session has expired (24 hours after it was made).
-    """
+    """GET /offline/checkout/<id>: the session, an email field and Pay (HTML); a 404 page for an unknown
+    id, a 410 page once the session has expired (24 hours after it was made)."""
     found = _checkout(request, deps, stand_in)
     if isinstance(found, Response):
         return found
     session_id, session = found
     if session.get("status") == "complete":
-        link = _attr(_success_url(session, session_id))
+        link = escape(_success_url(session, session_id))
         body = f'<p>This checkout is paid.</p><p><a href="{link}">Continue</a></p>'
         return _page("Offline checkout", CHECKOUT_BANNER, f"<h1>Offline checkout</h1>{body}")
     return _checkout_form(session)
@@ -104,19 +99,19 @@ def pay(request: Request, deps: Deps, stand_in: OfflinePayments, deliver: Delive
         if event is None:
             return _not_found()
         _deliver(event, now, request, deps, deliver)
-        stand_in.mark_complete(session_id)
+        stand_in.sessions.complete(session_id)  # paying again sends nothing
     return Response(303, b"", (("location", _success_url(session, session_id)), *HTML))
 
 
 def portal_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Response:
     """GET /offline/portal/<id>: the offline portal, with a link back (HTML); a 404 page if unknown."""
-    session = stand_in.portal_session(_last_segment(request))
+    session = stand_in.sessions.portal(_last_segment(request))
     if session is None:
         return _not_found()
     body = (
         "<h1>Offline billing portal</h1>"
         f"<p>Customer: {escape(str(session.get('customer')))}</p>"
-        f'<p><a href="{_attr(str(session.get("return_url") or ""))}">Return</a></p>'
+        f'<p><a href="{escape(str(session.get("return_url") or ""))}">Return</a></p>'
     )
     return _page("Offline billing portal", PORTAL_BANNER, body)
 
@@ -127,24 +122,22 @@ def _checkout_form(session: dict[str, Any], typed: str = "", error: str | None =
     billing = "Subscription" if session.get("mode") == "subscription" else "One-time payment"
     known = session.get("customer_email") or ""
     email = known or typed
-    state = " readonly" if known else " required" if _needs_email(session) else ""
-    hint = (
-        '<p class="muted">The email links this purchase to the account that has it.</p>'
-        if _needs_email(session)
-        else ""
-    )
+    needed = _needs_email(session)
+    state = " readonly" if known else " required" if needed else ""
+    hint = '<p class="muted">The email links this purchase to the account that has it.</p>' if needed else ""
     alert = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    cancel = escape(str(session.get("cancel_url") or ""))
     body = (
         "<h1>Offline checkout</h1>"
         f"<dl><dt>Price</dt><dd>{escape(price)}</dd><dt>Billing</dt><dd>{billing}</dd>"
         "<dt>Quantity</dt><dd>1</dd></dl>"
         '<form method="post"><label for="email">Email</label>'
-        f'<input id="email" type="email" name="email" autocomplete="email" value="{_attr(email)}"{state}>'
+        f'<input id="email" type="email" name="email" autocomplete="email" value="{escape(email)}"{state}>'
         f"{alert}{hint}"
         '<p class="muted">No card is needed: Pay sends this service\'s webhook a signed'
         " checkout.session.completed, as Stripe would.</p>"
         '<button type="submit">Pay</button></form>'
-        f'<p class="muted"><a href="{_attr(str(session.get("cancel_url") or ""))}">Cancel</a> and go back</p>'
+        f'<p class="muted"><a href="{cancel}">Cancel</a> and go back</p>'
     )
     return _page("Offline checkout", CHECKOUT_BANNER, body, 400 if error else 200)
 
@@ -177,12 +170,12 @@ def _checkout(
 ) -> tuple[str, dict[str, Any]] | Response:
     """The session the path names, or the page to answer instead (unknown: 404, expired: 410)."""
     session_id = _last_segment(request)
-    session = stand_in.checkout_session(session_id)
+    session = stand_in.sessions.checkout(session_id)
     if session is None:
         return _not_found()
     expires_at = session.get("expires_at")
     if session.get("status") != "complete" and isinstance(expires_at, int) and deps.clock() >= expires_at:
-        cancel = _attr(str(session.get("cancel_url") or ""))
+        cancel = escape(str(session.get("cancel_url") or ""))
         body = (
             "<h1>This checkout has expired</h1>"
             "<p>Offline checkout links last 24 hours, as Stripe's do. Start again from the app.</p>"
@@ -207,10 +200,6 @@ def _last_segment(request: Request) -> str:
 
 def _success_url(session: dict[str, Any], session_id: str) -> str:
     return str(session.get("success_url") or "").replace("{CHECKOUT_SESSION_ID}", session_id)
-
-
-def _attr(value: str) -> str:
-    return escape(value, quote=True)
 
 
 def _page(title: str, banner: str, body: str, status: int = 200) -> Response:

@@ -1,11 +1,7 @@
-"""The stand-in for Stripe: no payment is made; its sessions' URLs are our own pages.
+"""The stand-in for Stripe: no payment is made; its sessions' URLs are our own pages, on the request's origin.
 
-Sessions live in a `Sessions` store: in memory here (tests, the edge), or in a SQLite file every worker
-process opens (`sqlite_sessions`, chosen by the composition root). Links are built on the origin the
-request arrived at (`links_at`), else on `base_url`.
-
-Like the test emulator, it does not know customers `cus_missing...` (as Stripe no longer knows a deleted
-one) and cannot open a portal configuration `bpc_missing...` (as Stripe cannot open an unsaved portal).
+Like the test emulator, it knows no customer `cus_missing...` (as Stripe no longer knows a deleted one)
+and opens no portal configuration `bpc_missing...` (as Stripe cannot open an unsaved one).
 """
 
 from __future__ import annotations
@@ -18,9 +14,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..ports import PortalNotConfigured, UnknownCustomer
+
+if TYPE_CHECKING:
+    from .sqlite_sessions import SQLiteSessions
 
 log = logging.getLogger("handlers.offline")
 
@@ -34,27 +33,8 @@ CHECKOUT_LIFETIME = 24 * 3600
 _ORIGIN: ContextVar[str | None] = ContextVar("offline_origin", default=None)
 
 
-class Sessions(Protocol):
-    """Where the stand-in keeps its sessions (as JSON-able dicts)."""
-
-    def add_checkout(self, session_id: str, session: dict[str, Any]) -> None:
-        """Keep `session` under `session_id`, unless one is kept there already."""
-
-    def checkout(self, session_id: str) -> dict[str, Any] | None:
-        """A copy of the checkout session, or None."""
-
-    def complete(self, session_id: str) -> None:
-        """Mark the checkout session paid; an unknown id is ignored."""
-
-    def add_portal(self, session: dict[str, Any]) -> str:
-        """Keep a portal session; its new id."""
-
-    def portal(self, session_id: str) -> dict[str, Any] | None:
-        """A copy of the portal session, or None."""
-
-
 class MemorySessions:
-    """Sessions in this process's memory: lost on restart, unseen by other worker processes."""
+    """Sessions in this process's memory (tests, the edge): lost on restart, unseen by other workers."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -100,12 +80,12 @@ class OfflinePayments:
         base_url: str = "http://localhost",
         portal_configuration: str | None = None,
         *,
-        sessions: Sessions | None = None,
+        sessions: MemorySessions | SQLiteSessions | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._portal_configuration = portal_configuration
-        self.sessions: Sessions = sessions if sessions is not None else MemorySessions()
+        self.sessions = sessions if sessions is not None else MemorySessions()
         self._clock = clock
 
     @contextmanager
@@ -142,24 +122,16 @@ class OfflinePayments:
 
     def checkout_price(self, session_id: str) -> str | None:
         """The price the session was created with, as Stripe's line items would give it."""
-        session = self.checkout_session(session_id)
+        session = self.sessions.checkout(session_id)
         items = session.get("line_items") if session else None
         if not items:
             return None
         price = items[0].get("price")
         return str(price) if price else None
 
-    def checkout_session(self, session_id: str) -> dict[str, Any] | None:
-        """A copy of a checkout session this stand-in created, or None."""
-        return self.sessions.checkout(session_id)
-
-    def portal_session(self, session_id: str) -> dict[str, Any] | None:
-        """A copy of a portal session this stand-in created, or None."""
-        return self.sessions.portal(session_id)
-
     def completed_event(self, session_id: str, email: str | None, created: int) -> dict[str, Any] | None:
         """The `checkout.session.completed` event Stripe would send once this session is paid."""
-        session = self.checkout_session(session_id)
+        session = self.sessions.checkout(session_id)
         if session is None:
             return None
         email = session.get("customer_email") or email or None
@@ -194,10 +166,6 @@ class OfflinePayments:
             "pending_webhooks": 1,
             "data": {"object": completed},
         }
-
-    def mark_complete(self, session_id: str) -> None:
-        """Remember that the session was paid, so paying again sends nothing."""
-        self.sessions.complete(session_id)
 
     def _origin(self) -> str:
         return _ORIGIN.get() or self._base_url

@@ -1,8 +1,5 @@
-"""The stand-in's sessions in one SQLite file, so that every worker process of a host sees every session.
-
-With `--workers 2`, create-checkout may run in one process and the page or Pay in another. sqlite3 is
-imported where it is used: the edge has no files and keeps `MemorySessions`.
-"""
+"""The stand-in's sessions in one SQLite file, so that every worker process of a host sees every session
+(with `--workers 2`, Pay may run in another process than create-checkout). sqlite3 loads on first use."""
 
 from __future__ import annotations
 

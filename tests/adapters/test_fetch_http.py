@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from handlers.adapters.fetch import runtime_fetch
-from handlers.adapters.fetch_http import FetchStripePayments
-from handlers.adapters.stripe_payments import FAILED, UNAVAILABLE
+from handlers.adapters.stripe_payments import FAILED, UNAVAILABLE, StripePayments
 from handlers.checkout import checkout_params
 from handlers.ports import PaymentsError
 from tests.helpers.fake_fetch import FakeFetch, stripe_error
@@ -27,9 +26,9 @@ BODY = {
 }
 
 
-def payments(fetch: FakeFetch, **options: object) -> FetchStripePayments:
-    """The adapter under test over `fetch`."""
-    return FetchStripePayments(SECRET_KEY, fetch, **options)  # type: ignore[arg-type]
+def payments(fetch: FakeFetch, **options: object) -> StripePayments:
+    """The adapter under test over `fetch`, retrying nothing unless told to."""
+    return StripePayments(SECRET_KEY, fetch=fetch, **({"max_retries": 0} | options))  # type: ignore[arg-type]
 
 
 def test_checkout_goes_through_fetch_with_exact_form_and_headers() -> None:
@@ -133,7 +132,7 @@ def test_connection_failures_are_retried_when_asked() -> None:
     old = stripe.HTTPClient.INITIAL_DELAY, stripe.HTTPClient.MAX_DELAY
     stripe.HTTPClient.INITIAL_DELAY = stripe.HTTPClient.MAX_DELAY = 0
     try:
-        url = FetchStripePayments(SECRET_KEY, flaky, max_retries=1).create_checkout_session(  # type: ignore[arg-type]
+        url = StripePayments(SECRET_KEY, max_retries=1, fetch=flaky).create_checkout_session(  # type: ignore[arg-type]
             checkout_params(BODY, None, None), "key-9"
         )
     finally:
@@ -166,7 +165,7 @@ def test_runtime_fetch_sends_through_javascript_fetch() -> None:
     from pyodide.code import run_js  # type: ignore[import-not-found]
 
     fake = run_js(JS_FETCH)
-    url = FetchStripePayments(SECRET_KEY, runtime_fetch(fake.fetch)).create_checkout_session(
+    url = StripePayments(SECRET_KEY, max_retries=0, fetch=runtime_fetch(fake.fetch)).create_checkout_session(
         checkout_params(BODY, None, None), "key-js"
     )
 

@@ -125,7 +125,7 @@ def test_a_signed_out_payment_needs_an_email(
     page = result.body.decode()
     assert '<p class="error" role="alert">Enter your email address to pay.</p>' in page
     assert '<button type="submit">Pay</button>' in page
-    session = stand_in.checkout_session(path.rsplit("/", 1)[1])
+    session = stand_in.sessions.checkout(path.rsplit("/", 1)[1])
     assert session is not None and session.get("status") != "complete"
 
 

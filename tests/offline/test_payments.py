@@ -62,10 +62,10 @@ def test_mark_complete_is_seen_by_readers() -> None:
     stand_in = OfflinePayments("http://127.0.0.1:8000")
     session_id = stand_in.create_checkout_session(PARAMS, "key-1").rsplit("/", 1)[1]
 
-    stand_in.mark_complete(session_id)
-    stand_in.mark_complete("cs_offline_unknown")
+    stand_in.sessions.complete(session_id)
+    stand_in.sessions.complete("cs_offline_unknown")
 
-    session = stand_in.checkout_session(session_id)
+    session = stand_in.sessions.checkout(session_id)
     assert session is not None and session["status"] == "complete"
 
 
@@ -102,7 +102,7 @@ def test_a_portal_configuration_is_remembered_with_the_session() -> None:
     """Any other configuration opens, and the session records it as Stripe's would."""
     stand_in = OfflinePayments("http://127.0.0.1:8000", portal_configuration="bpc_1Abc")
     url = stand_in.create_portal_session("cus_offline_1", "https://app.example.com/account")
-    assert stand_in.portal_session(url.rsplit("/", 1)[1]) == {
+    assert stand_in.sessions.portal(url.rsplit("/", 1)[1]) == {
         "customer": "cus_offline_1",
         "return_url": "https://app.example.com/account",
         "configuration": "bpc_1Abc",
@@ -131,7 +131,7 @@ def test_a_checkout_session_expires_a_day_after_it_was_made() -> None:
     stand_in = OfflinePayments(clock=lambda: 1_800_000_000.5)
     session_id = stand_in.create_checkout_session(PARAMS, "key-1").rsplit("/", 1)[1]
 
-    session = stand_in.checkout_session(session_id)
+    session = stand_in.sessions.checkout(session_id)
 
     assert session is not None and session["expires_at"] == 1_800_000_000 + 24 * 3600
 
@@ -205,7 +205,7 @@ def test_session_ids_and_urls() -> None:
     assert url == f"http://127.0.0.1:8000/offline/checkout/{session_id}"
     assert stand_in.create_checkout_session(PARAMS, "key-1") == url
     assert stand_in.create_checkout_session(PARAMS, None) != stand_in.create_checkout_session(PARAMS, None)
-    checkout = stand_in.checkout_session(session_id)
+    checkout = stand_in.sessions.checkout(session_id)
     assert checkout is not None and checkout["id"] == session_id
     portals = [stand_in.create_portal_session("cus_1", "https://app.example.com/a") for _ in range(2)]
     assert portals == [

@@ -11,7 +11,7 @@ import traceback
 
 # `python -m handlers` starts hypercorn, a socket server, and the PostgreSQL store speaks TCP through
 # psycopg's C extension: no edge runtime runs either (the edge reads profiles over Supabase REST).
-# stripe_http is the Stripe SDK's transport over requests' sockets; the edge sends through fetch_http.
+# stripe_http is the Stripe SDK's transport over requests' sockets; the edge's goes through fetch_http.
 NOT_FOR_THE_EDGE = {
     "handlers.__main__",
     "handlers.adapters.postgres_profiles",
