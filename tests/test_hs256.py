@@ -177,6 +177,7 @@ def test_the_good_cases_are_all_the_tokens_pyjwt_accepts_in_their_shape() -> Non
         pytest.param(SECRET, True, id="test-secret"),
         pytest.param("super-secret-jwt-token-with-at-least-32-characters-long", True, id="supabase-local"),
         pytest.param("A" * 32, True, id="32-characters"),
+        pytest.param("X" * 32, True, id="any-first-letter"),
         pytest.param("A" * 31, False, id="short-pyjwt-warns"),
         pytest.param("", False, id="empty"),
         pytest.param("s3cret with spaces that is long enough!", False, id="space"),
