@@ -159,7 +159,7 @@ class _Compiler:
                 raise UnsupportedSchema(f"additionalProperties must be true or false at {_where(path)}")
             if "patternProperties" in schema:
                 raise UnsupportedSchema(f"patternProperties is not supported at {_where(path)}")
-            declared = schema.get("properties", {})
+            declared = schema.get("properties")
             allowed = self.constant(frozenset(declared if isinstance(declared, Mapping) else ()))
             return _when_object(var, "False" if value else f"not {allowed}.issuperset({var})")
         return None
@@ -196,8 +196,6 @@ class _Compiler:
             raise UnsupportedSchema(f"boolean subschema at {_where(path)}")
         failures: list[str] = []
         for keyword, each in value.items():
-            if keyword in ANNOTATIONS:
-                continue
             failure = self.condition(keyword, each, var, value, [*path, keyword])
             if failure is None:
                 break

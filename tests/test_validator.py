@@ -109,6 +109,27 @@ def test_messages(schema: dict[str, Any], instance: Any, message: str | None) ->
     assert compile_schema(schema)(instance) == message
 
 
+def test_annotations_never_fail() -> None:
+    """Every annotation keyword compiles and lets any instance pass, inside `not` too."""
+    annotations = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "a.json",
+        "$comment": "c",
+        "title": "t",
+        "description": "d",
+        "default": 1,
+        "examples": [1],
+        "deprecated": True,
+        "readOnly": True,
+        "writeOnly": False,
+        "errorMessage": "e",
+    }
+    validate = compile_schema({**annotations, "properties": {"a": annotations}})
+    instances: list[Any] = [None, 1, "x", [], {}, {"a": 1}]
+    assert [validate(each) for each in instances] == [None] * len(instances)
+    assert compile_schema({"not": annotations, "errorMessage": "n"})({"a": 1}) == "n"
+
+
 def test_generated_code_is_named_after_the_schema() -> None:
     """Tracebacks and profiles name the generated code after the schema's $id."""
     validate = compile_schema(load(CHECKOUT_REQUEST))
@@ -204,6 +225,36 @@ def test_keywords_it_does_not_implement_are_refused(schema: dict[str, Any]) -> N
         pytest.param({"properties": []}, "properties must be an object at #/properties", id="properties"),
         pytest.param({"properties": {"a": False}}, "boolean subschema at #/properties/a", id="boolean"),
         pytest.param({"not": True}, "boolean subschema at #/not", id="boolean-not"),
+        pytest.param({"allOf": {"type": "object"}}, "allOf must be a non-empty array at #/allOf", id="allOf"),
+        pytest.param({"type": []}, "type must name JSON types at #/type", id="no-types"),
+        pytest.param({"type": 5}, "type must name JSON types at #/type", id="type-number"),
+        pytest.param(
+            {"minLength": True}, "minLength must be a non-negative integer at #/minLength", id="true"
+        ),
+        pytest.param(
+            {"minLength": -1}, "minLength must be a non-negative integer at #/minLength", id="negative"
+        ),
+        pytest.param({"required": "a"}, "required must be an array of strings at #/required", id="not-array"),
+        pytest.param(
+            {"additionalProperties": False, "properties": 5},
+            "properties must be an object at #/properties",
+            id="properties-after",
+        ),
+        pytest.param(
+            {"enum": [float("inf")]},
+            "only null, boolean, number and string values are supported at #/enum",
+            id="infinite",
+        ),
+        pytest.param(
+            {"not": {"description": "d", "$schema": "x"}},
+            "$schema must be https://json-schema.org/draft/2020-12/schema at #/not/$schema",
+            id="other-draft-inside-not",
+        ),
+        pytest.param(
+            {"allOf": [{"not": {"not": {"format": "uri"}}}]},
+            "unsupported keyword 'format' at #/allOf/0/not/not/format",
+            id="deep",
+        ),
     ],
 )
 def test_a_refused_schema_names_the_problem_and_where(schema: Any, message: str) -> None:
