@@ -250,6 +250,7 @@ def test_keywords_it_does_not_implement_are_refused(schema: dict[str, Any]) -> N
             "$schema must be https://json-schema.org/draft/2020-12/schema at #/not/$schema",
             id="other-draft-inside-not",
         ),
+        pytest.param({"not": {"type": "text"}}, "type must name JSON types at #/not/type", id="inside-not"),
         pytest.param(
             {"allOf": [{"not": {"not": {"format": "uri"}}}]},
             "unsupported keyword 'format' at #/allOf/0/not/not/format",
