@@ -45,8 +45,8 @@ def accepted_claims(
     """The claims of `token` when pyjwt would accept it as it is; None when pyjwt must decide.
 
     `secret` must satisfy `plain_secret`. The checks are those of `jwt.decode(token, secret,
-    algorithms=["HS256"], audience=audience, issuer=issuer, options={"require": ["exp", "sub", "aud"],
-    "verify_iss": issuer is not None})` at time `now`.
+    algorithms=["HS256"], audience=audience, issuer=issuer, options={"require": ["exp", "sub", "aud"]})`
+    at time `now` (pyjwt checks `iss` only when `issuer` is given).
     """
     shape = _SHAPE.fullmatch(token)
     if shape is None:
@@ -71,7 +71,7 @@ def accepted_claims(
 def _claims_pass(claims: dict[str, Any], audience: str, issuer: str | None, now: float) -> bool:
     if any(claims.get(name) is None for name in ("exp", "sub", "aud")):
         return False
-    exp, iat, nbf = _time(claims["exp"]), _time(claims.get("iat", 0)), _time(claims.get("nbf", 0))
+    exp, iat, nbf = _time(claims["exp"]), _time(claims.get("iat", now)), _time(claims.get("nbf", now))
     if exp is None or exp <= now or iat is None or iat > now or nbf is None or nbf > now:
         return False
     if issuer is not None and claims.get("iss") != issuer:
@@ -95,7 +95,7 @@ def _time(value: Any) -> int | None:
 def _decoded_object(segment: str) -> dict[str, Any] | None:
     """The JSON object a canonical base64url segment holds, or None."""
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        raw = base64.urlsafe_b64decode(segment + "==")  # padding past what it needs is ignored
     except binascii.Error:
         return None
     if _encode(raw) != segment:  # pyjwt refuses other spellings of the same bytes

@@ -131,7 +131,7 @@ class SessionReader:
                 algorithms=[key.algorithm],
                 audience=AUDIENCE,
                 issuer=self._issuer,
-                options={"require": ["exp", "sub", "aud"], "verify_iss": self._issuer is not None},
+                options={"require": ["exp", "sub", "aud"]},  # `iss` is checked when an issuer is given
             )
         except jwt.InvalidTokenError as exc:
             raise NotSignedIn(str(exc)) from exc

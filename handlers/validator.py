@@ -9,10 +9,11 @@ keyword is refused when compiling, so that no edit to a schema is ever silently 
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -47,8 +48,6 @@ TYPE_TESTS = {
         " or (isinstance({0}, float) and {0}.is_integer()))"
     ),
 }
-# Instances of any JSON type: what a variable may hold before a `type` keyword narrows it.
-ANY_TYPE = frozenset(TYPE_TESTS)
 
 Validator = Callable[[Any], "str | None"]
 
@@ -62,28 +61,6 @@ def compile_schema(schema: Mapping[str, Any]) -> Validator:
     return _Compiler(schema).build()
 
 
-def message_for(root: Mapping[str, Any], path: list[str | int]) -> str:
-    """The errorMessage ajv-errors reports for an error at schema `path`: the nearest one covering it."""
-    keyword = path[-1] if path else ""
-    for depth, node in enumerate(reversed(list(_nodes(root, path[:-1])))):
-        text = node.get("errorMessage")
-        if isinstance(text, str):
-            return text
-        if depth == 0 and isinstance(text, Mapping) and isinstance(text.get(keyword), str):
-            return str(text[keyword])
-    return INVALID_BODY
-
-
-def _nodes(root: Mapping[str, Any], path: list[str | int]) -> Iterator[Mapping[str, Any]]:
-    """Every schema object from the root down to the one at `path`."""
-    node: Any = root
-    yield node
-    for step in path:
-        node = node[step]
-        if isinstance(node, Mapping):
-            yield node
-
-
 class _Compiler:
     """Writes one function's source from a schema, keyword by keyword, then compiles it."""
 
@@ -91,41 +68,37 @@ class _Compiler:
         if not isinstance(root, Mapping):
             raise UnsupportedSchema("a schema must be a JSON object")
         self.root = root
-        self.namespace: dict[str, Any] = {"_Number": numbers.Number, "_MISSING": object()}
+        self.namespace: dict[str, Any] = {"_Number": numbers.Number}
         self.functions: list[list[str]] = []
-        self.count = 0
+        self.names = (f"_{index}" for index in itertools.count())  # the generated code's own names
 
     def build(self) -> Validator:
-        body = self.node(self.root, [], "x", {"x": ANY_TYPE}, 1)
-        self.functions.append(["def validate(x):", *body, "    return None"])
-        source = "\n\n".join("\n".join(lines) for lines in self.functions) + "\n"
-        name = self.root.get("$id")
-        code = compile(source, f"<schema {name if isinstance(name, str) else '(no $id)'}>", "exec")
-        exec(code, self.namespace)
+        self.functions.append(
+            ["def validate(x):", *self.node(self.root, [], "x", 1, INVALID_BODY), "    return None"]
+        )
+        source = "\n\n".join("\n".join(lines) for lines in self.functions)
+        # The file name tracebacks and profiles show for the generated code.
+        exec(compile(source, f"<schema {self.root.get('$id')}>", "exec"), self.namespace)
         validate: Validator = self.namespace["validate"]
         return validate
 
-    def fresh(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
     def constant(self, value: Any) -> str:
         """A name in the generated module's namespace bound to `value`."""
-        name = self.fresh("_c")
+        name = next(self.names)
         self.namespace[name] = value
         return name
 
-    def node(
-        self,
-        schema: Any,
-        path: list[str | int],
-        var: str,
-        known: dict[str, frozenset[str]],
-        indent: int,
-    ) -> list[str]:
-        """Statements that return the message of the first error `schema` finds in `var`."""
+    def node(self, schema: Any, path: list[str | int], var: str, indent: int, inherited: str) -> list[str]:
+        """Statements that return the message of the first error `schema` finds in `var`.
+
+        The message is ajv-errors': `schema`'s own errorMessage, a string or one for the failing keyword,
+        else `inherited`, the nearest string errorMessage of the schemas enclosing it.
+        """
         if not isinstance(schema, Mapping):
             raise UnsupportedSchema(f"boolean subschema at {_where(path)}")
+        own = schema.get("errorMessage")
+        inherited = own if isinstance(own, str) else inherited
+        per_keyword = own if isinstance(own, Mapping) else {}
         pad = "    " * indent
         lines: list[str] = []
         for keyword, value in schema.items():
@@ -134,40 +107,32 @@ class _Compiler:
                 if keyword == "$schema" and value != DRAFT_2020_12:
                     raise UnsupportedSchema(f"$schema must be {DRAFT_2020_12} at {_where(here)}")
                 continue
-            message = repr(message_for(self.root, here))
-            condition = self.condition(keyword, value, var, known, here)
+            text = per_keyword.get(keyword)
+            message = repr(text if isinstance(text, str) else inherited)
+            condition = self.condition(keyword, value, var, schema, here)
             if condition is not None:
-                if condition != "False":
-                    lines.append(f"{pad}if {condition}:")
-                    lines.append(f"{pad}    return {message}")
-                continue
-            if keyword == "allOf":
+                lines += [f"{pad}if {condition}:", f"{pad}    return {message}"]
+            elif keyword == "allOf":
                 if not isinstance(value, list) or not value:
                     raise UnsupportedSchema(f"allOf must be a non-empty array at {_where(here)}")
                 for index, member in enumerate(value):
-                    lines += self.node(member, [*here, index], var, known, indent)
+                    lines += self.node(member, [*here, index], var, indent, inherited)
             elif keyword == "properties":
-                lines += self.properties(value, here, var, known, indent)
+                lines += self.properties(value, here, var, indent, inherited)
             elif keyword == "not":
-                lines += self.negation(value, here, var, known, pad, message)
+                lines += self.negation(value, here, var, pad, message)
             else:
                 raise UnsupportedSchema(f"unsupported keyword {keyword!r} at {_where(here)}")
         return lines
 
     def condition(
-        self, keyword: str, value: Any, var: str, known: dict[str, frozenset[str]], path: list[str | int]
+        self, keyword: str, value: Any, var: str, schema: Mapping[str, Any], path: list[str | int]
     ) -> str | None:
-        """An expression true when `keyword` fails on `var`; "False" when it cannot; None if not one."""
-        types = known[var]
+        """An expression true when `keyword` (of `schema`) fails on `var`; None if not such a keyword."""
         if keyword == "type":
             names = [value] if isinstance(value, str) else value
             if not isinstance(names, list) or not names or any(name not in TYPE_TESTS for name in names):
                 raise UnsupportedSchema(f"type must name JSON types at {_where(path)}")
-            passing = set(names) | ({"integer"} if "number" in names else set())
-            passing |= {"number"} if "integer" in names else set()
-            known[var] = types & frozenset(passing)
-            if types <= passing and types <= set(names):
-                return "False"  # an earlier `type` already narrowed it to these
             return "not (" + " or ".join(TYPE_TESTS[name].format(var) for name in names) + ")"
         if keyword == "enum":
             if not isinstance(value, list):
@@ -178,45 +143,26 @@ class _Compiler:
         if keyword in ("maxLength", "minLength"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UnsupportedSchema(f"{keyword} must be a non-negative integer at {_where(path)}")
-            compare = f"len({var}) {'>' if keyword == 'maxLength' else '<'} {value}"
-            return self.guarded(var, types, "string", compare)
+            return _when_string(var, f"len({var}) {'>' if keyword == 'maxLength' else '<'} {value}")
         if keyword == "pattern":
             if not isinstance(value, str):
                 raise UnsupportedSchema(f"pattern must be a string at {_where(path)}")
             search = self.constant(re.compile(value).search)  # jsonschema uses re.search, not re.match
-            return self.guarded(var, types, "string", f"not {search}({var})")
+            return _when_string(var, f"not {search}({var})")
         if keyword == "required":
             if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
                 raise UnsupportedSchema(f"required must be an array of strings at {_where(path)}")
-            if not value:
-                return "False"
             # Every missing name is an error at this same path, so the first one's message is the same.
-            missing = " or ".join(f"{name!r} not in {var}" for name in value)
-            return self.guarded(var, types, "object", missing)
+            return _when_object(var, " or ".join(f"{name!r} not in {var}" for name in value) or "False")
         if keyword == "additionalProperties":
             if not isinstance(value, bool):
                 raise UnsupportedSchema(f"additionalProperties must be true or false at {_where(path)}")
-            parent = self.parent(path)
-            if "patternProperties" in parent:
+            if "patternProperties" in schema:
                 raise UnsupportedSchema(f"patternProperties is not supported at {_where(path)}")
-            if value:
-                return "False"
-            declared = parent.get("properties", {})
+            declared = schema.get("properties")
             allowed = self.constant(frozenset(declared if isinstance(declared, Mapping) else ()))
-            return self.guarded(var, types, "object", f"not {allowed}.issuperset({var})")
+            return _when_object(var, "False" if value else f"not {allowed}.issuperset({var})")
         return None
-
-    def parent(self, path: list[str | int]) -> Mapping[str, Any]:
-        found = list(_nodes(self.root, path[:-1]))[-1]
-        return found
-
-    def guarded(self, var: str, types: frozenset[str], name: str, failure: str) -> str:
-        """`failure`, applied only when `var` is of JSON type `name`, as jsonschema's keywords are."""
-        if name not in types:
-            return "False"
-        if types == {name}:
-            return f"({failure})"
-        return f"({TYPE_TESTS[name].format(var)} and ({failure}))"
 
     def equals(self, var: str, value: Any, path: list[str | int]) -> str:
         """An expression for jsonschema's `equal(var, value)`: bools are never numbers here."""
@@ -231,61 +177,47 @@ class _Compiler:
         )
 
     def properties(
-        self,
-        value: Any,
-        path: list[str | int],
-        var: str,
-        known: dict[str, frozenset[str]],
-        indent: int,
+        self, value: Any, path: list[str | int], var: str, indent: int, inherited: str
     ) -> list[str]:
         if not isinstance(value, Mapping):
             raise UnsupportedSchema(f"properties must be an object at {_where(path)}")
-        if "object" not in known[var]:
-            return []
-        guard = known[var] != {"object"}
-        pad = "    " * (indent + guard)
+        pad = "    " * (indent + 1)
         lines: list[str] = []
         for name, subschema in value.items():
-            item = self.fresh("v")
-            inner = self.node(subschema, [*path, name], item, {**known, item: ANY_TYPE}, indent + guard + 1)
+            item = next(self.names)
+            inner = self.node(subschema, [*path, name], item, indent + 2, inherited)
             if inner:
-                lines.append(f"{pad}{item} = {var}.get({name!r}, _MISSING)")
-                lines.append(f"{pad}if {item} is not _MISSING:")
-                lines += inner
-        if lines and guard:
-            lines.insert(0, f"{'    ' * indent}if isinstance({var}, dict):")
-        return lines
+                lines += [f"{pad}if {name!r} in {var}:", f"{pad}    {item} = {var}[{name!r}]", *inner]
+        return [f"{'    ' * indent}if isinstance({var}, dict):", *lines] if lines else []
 
-    def negation(
-        self,
-        value: Any,
-        path: list[str | int],
-        var: str,
-        known: dict[str, frozenset[str]],
-        pad: str,
-        message: str,
-    ) -> list[str]:
+    def negation(self, value: Any, path: list[str | int], var: str, pad: str, message: str) -> list[str]:
         """`not`: an error when the subschema finds none; its own errors are never reported."""
         if not isinstance(value, Mapping):
             raise UnsupportedSchema(f"boolean subschema at {_where(path)}")
-        scratch = dict(known)  # what the subschema's own `type` learns must not leak out of it
         failures: list[str] = []
         for keyword, each in value.items():
-            if keyword in ANNOTATIONS:
-                continue
-            failure = self.condition(keyword, each, var, scratch, [*path, keyword])
+            failure = self.condition(keyword, each, var, value, [*path, keyword])
             if failure is None:
                 break
-            if failure != "False":
-                failures.append(failure)
+            failures.append(f"({failure})")
         else:
-            valid = f"not ({' or '.join(f'({each})' for each in failures)})" if failures else "True"
-            return [f"{pad}if {valid}:", f"{pad}    return {message}"]
+            return [f"{pad}if not ({' or '.join(failures) or 'False'}):", f"{pad}    return {message}"]
         # A subschema with nested keywords becomes a function of its own, returning None when valid.
-        helper = self.fresh("_not")
-        body = self.node(value, path, "x", {"x": known[var]}, 1)
-        self.functions.append([f"def {helper}(x):", *body, "    return None"])
+        helper = next(self.names)
+        self.functions.append(
+            [f"def {helper}(x):", *self.node(value, path, "x", 1, INVALID_BODY), "    return None"]
+        )
         return [f"{pad}if {helper}({var}) is None:", f"{pad}    return {message}"]
+
+
+def _when_string(var: str, failure: str) -> str:
+    """`failure`, applied only when `var` is a string, as jsonschema's string keywords are."""
+    return f"isinstance({var}, str) and ({failure})"
+
+
+def _when_object(var: str, failure: str) -> str:
+    """`failure`, applied only when `var` is an object, as jsonschema's object keywords are."""
+    return f"isinstance({var}, dict) and ({failure})"
 
 
 def _where(path: list[str | int]) -> str:

@@ -540,8 +540,43 @@ def test_a_bearer_token_with_a_nested_header_is_not_signed_in() -> None:
     """A token whose header is nested too deep to parse is refused like any malformed token."""
     head = base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=")
     reader = SessionReader(HS256Keys(SECRET), ISSUER, COOKIE)
-    with pytest.raises(NotSignedIn):
+    with pytest.raises(NotSignedIn) as info:
         reader.verify(f"{head}.e30.c2ln")
+    assert (type(info.value.__cause__), str(info.value)) == (InvalidToken, "token header nested too deep")
+
+
+class OtherHmacKeys:
+    """Keys that give the project secret for any header, but for HS384."""
+
+    def key_for(self, header: Mapping[str, Any]) -> VerificationKey:
+        """The secret, as an HS384 key."""
+        return VerificationKey(SECRET, "HS384")
+
+
+def test_a_secret_for_another_algorithm_does_not_verify_an_hs256_token() -> None:
+    """The HS256 shortcut serves HS256 keys only: pyjwt refuses an HS256 token for an HS384 key."""
+    reader = SessionReader(OtherHmacKeys(), ISSUER, COOKIE)
+    with pytest.raises(NotSignedIn) as info:
+        reader.verify(make_token())
+    assert (type(info.value.__cause__), str(info.value)) == (
+        jwt.InvalidAlgorithmError,
+        "The specified alg value is not allowed",
+    )
+
+
+@pytest.mark.parametrize("issuer", [ISSUER, None])
+def test_a_plain_hs256_token_is_verified_without_pyjwt(
+    monkeypatch: pytest.MonkeyPatch, issuer: str | None
+) -> None:
+    """A token as Supabase issues it, under a plain secret, is read and verified without asking pyjwt."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("pyjwt was asked")
+
+    monkeypatch.setattr(jwt, "decode", refuse)
+    monkeypatch.setattr(jwt, "get_unverified_header", refuse)
+    reader = SessionReader(HS256Keys(SECRET), issuer, COOKIE)
+    assert reader.user(request(("authorization", f"Bearer {make_token()}"))) == ADA
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,77 @@ def test_checkout_messages(body: Any, message: str | None) -> None:
     assert compile_schema(load(CHECKOUT_REQUEST))(body) == message
 
 
+@pytest.mark.parametrize(
+    ("schema", "instance", "message"),
+    [
+        pytest.param({"errorMessage": "all", "type": "string"}, 1, "all", id="own-string"),
+        pytest.param({"errorMessage": {"type": "t"}, "type": "string"}, 1, "t", id="own-for-keyword"),
+        pytest.param({"errorMessage": {"type": "t"}, "minLength": 1}, "", INVALID_BODY, id="other-keyword"),
+        pytest.param({"errorMessage": {"type": 1}, "type": "string"}, 1, INVALID_BODY, id="not-a-string"),
+        pytest.param(
+            {"errorMessage": "up", "allOf": [{"errorMessage": {"type": "t"}, "minLength": 1}]},
+            "",
+            "up",
+            id="inherited",
+        ),
+        pytest.param(
+            {"errorMessage": {"minLength": "m"}, "allOf": [{"minLength": 1}]},
+            "",
+            INVALID_BODY,
+            id="per-keyword-not-inherited",
+        ),
+        pytest.param(
+            {"errorMessage": "up", "not": {"errorMessage": "in", "properties": {"a": {"const": 1}}}},
+            {"a": 2},
+            None,
+            id="not-subschema-fails",
+        ),
+        pytest.param(
+            {"errorMessage": "up", "not": {"errorMessage": "in", "properties": {"a": {"const": 1}}}},
+            {"a": 1},
+            "up",
+            id="not-subschema-passes",
+        ),
+        pytest.param(
+            {"properties": {"a": {"pattern": "^x"}, "b": {"pattern": "^y"}}},
+            {"a": "x", "b": "y"},
+            None,
+            id="two-patterns",
+        ),
+    ],
+)
+def test_messages(schema: dict[str, Any], instance: Any, message: str | None) -> None:
+    """The message is the schema's own errorMessage (whole or for the keyword), else an enclosing one's."""
+    assert compile_schema(schema)(instance) == message
+
+
+def test_annotations_never_fail() -> None:
+    """Every annotation keyword compiles and lets any instance pass, inside `not` too."""
+    annotations = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "a.json",
+        "$comment": "c",
+        "title": "t",
+        "description": "d",
+        "default": 1,
+        "examples": [1],
+        "deprecated": True,
+        "readOnly": True,
+        "writeOnly": False,
+        "errorMessage": "e",
+    }
+    validate = compile_schema({**annotations, "properties": {"a": annotations}})
+    instances: list[Any] = [None, 1, "x", [], {}, {"a": 1}]
+    assert [validate(each) for each in instances] == [None] * len(instances)
+    assert compile_schema({"not": annotations, "errorMessage": "n"})({"a": 1}) == "n"
+
+
+def test_generated_code_is_named_after_the_schema() -> None:
+    """Tracebacks and profiles name the generated code after the schema's $id."""
+    validate = compile_schema(load(CHECKOUT_REQUEST))
+    assert validate.__code__.co_filename == "<schema create-checkout.request.json>"
+
+
 def test_portal_and_error_schemas() -> None:
     """Other schema files compile too; an error no errorMessage covers gets the neutral message."""
     portal = compile_schema(load(PORTAL_REQUEST))
@@ -93,6 +164,19 @@ def test_portal_and_error_schemas() -> None:
         pytest.param({"maxLength": "5"}, id="length-not-integer"),
         pytest.param({"$schema": "http://json-schema.org/draft-07/schema#"}, id="other-draft"),
         pytest.param({"allOf": [{"type": "object"}, {"minimum": 1}]}, id="nested"),
+        pytest.param({"allOf": {"type": "object"}}, id="allOf-object"),
+        pytest.param({"type": []}, id="no-types"),
+        pytest.param({"type": 5}, id="type-number"),
+        pytest.param({"type": ["string", "text"]}, id="one-unknown-type"),
+        pytest.param({"maxLength": True}, id="length-true"),
+        pytest.param({"minLength": -1}, id="length-negative"),
+        pytest.param({"minLength": 1.0}, id="length-float"),
+        pytest.param({"required": "a"}, id="required-string"),
+        pytest.param({"enum": [float("inf")]}, id="infinite"),
+        pytest.param({"const": float("nan")}, id="nan"),
+        pytest.param({"const": {}}, id="object-const"),
+        pytest.param({"not": {"properties": {"a": {"format": "uri"}}}}, id="inside-not"),
+        pytest.param({"properties": {"a": {"$schema": "x"}}}, id="nested-other-draft"),
     ],
 )
 def test_keywords_it_does_not_implement_are_refused(schema: dict[str, Any]) -> None:
@@ -141,6 +225,37 @@ def test_keywords_it_does_not_implement_are_refused(schema: dict[str, Any]) -> N
         pytest.param({"properties": []}, "properties must be an object at #/properties", id="properties"),
         pytest.param({"properties": {"a": False}}, "boolean subschema at #/properties/a", id="boolean"),
         pytest.param({"not": True}, "boolean subschema at #/not", id="boolean-not"),
+        pytest.param({"allOf": {"type": "object"}}, "allOf must be a non-empty array at #/allOf", id="allOf"),
+        pytest.param({"type": []}, "type must name JSON types at #/type", id="no-types"),
+        pytest.param({"type": 5}, "type must name JSON types at #/type", id="type-number"),
+        pytest.param(
+            {"minLength": True}, "minLength must be a non-negative integer at #/minLength", id="true"
+        ),
+        pytest.param(
+            {"minLength": -1}, "minLength must be a non-negative integer at #/minLength", id="negative"
+        ),
+        pytest.param({"required": "a"}, "required must be an array of strings at #/required", id="not-array"),
+        pytest.param(
+            {"additionalProperties": False, "properties": 5},
+            "properties must be an object at #/properties",
+            id="properties-after",
+        ),
+        pytest.param(
+            {"enum": [float("inf")]},
+            "only null, boolean, number and string values are supported at #/enum",
+            id="infinite",
+        ),
+        pytest.param(
+            {"not": {"description": "d", "$schema": "x"}},
+            "$schema must be https://json-schema.org/draft/2020-12/schema at #/not/$schema",
+            id="other-draft-inside-not",
+        ),
+        pytest.param({"not": {"type": "text"}}, "type must name JSON types at #/not/type", id="inside-not"),
+        pytest.param(
+            {"allOf": [{"not": {"not": {"format": "uri"}}}]},
+            "unsupported keyword 'format' at #/allOf/0/not/not/format",
+            id="deep",
+        ),
     ],
 )
 def test_a_refused_schema_names_the_problem_and_where(schema: Any, message: str) -> None:

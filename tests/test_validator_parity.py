@@ -405,6 +405,24 @@ SYNTHETIC: list[dict[str, Any]] = [
     {"not": {"type": "string"}, "maxLength": 1, "required": ["a"]},
     {"properties": {"a": {"properties": {"b": {"type": "integer", "errorMessage": "inner"}}}}},
     {"allOf": [{"properties": {"a": {"type": "string"}}}, {"errorMessage": "x", "required": ["a"]}]},
+    {"properties": {"a": {"description": "an annotation only"}, "b": {"type": "string"}}},
+    {"properties": {"a": {"pattern": "^x"}, "b": {"pattern": "^p"}}},
+    {"properties": {"a": {"properties": {"b": {"pattern": "^p"}}, "pattern": "^x"}, "b": {"maxLength": 1}}},
+    {"properties": {"a": {"properties": {"b": {}}, "additionalProperties": False}}},
+    {"type": "integer", "allOf": [{"type": "number"}, {"type": "string"}]},
+    {"type": ["number", "string"], "allOf": [{"type": "integer"}, {"minLength": 1}]},
+    {"errorMessage": "outer", "properties": {"a": {"errorMessage": {"type": "inner"}, "type": "string"}}},
+    {"errorMessage": "outer", "properties": {"a": {"errorMessage": {"type": "t"}, "minLength": 2}}},
+    {"errorMessage": {"required": "r"}, "required": ["a"], "properties": {"a": {"type": "string"}}},
+    {"errorMessage": {"minLength": "short"}, "allOf": [{"minLength": 2}, {"maxLength": 3}]},
+    {"not": {"properties": {"a": {"type": "string"}}}, "errorMessage": "n"},
+    {"not": {"additionalProperties": True}},
+    {"not": {"required": [], "description": "d"}},
+    {"not": {"const": 1, "type": "integer"}},
+    {
+        "properties": {"a": {"not": {"properties": {"b": {"const": 1}}}}},
+        "not": {"allOf": [{"required": ["b"]}]},
+    },
 ]
 
 
