@@ -100,8 +100,10 @@ class OfflinePayments:
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         """Remember the session; the same key returns the same session, as Stripe does."""
         _check_customer(params.get("customer"))
-        key = idempotency_key or secrets.token_hex(16)
-        session_id = "cs_offline_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        if idempotency_key:
+            session_id = "cs_offline_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+        else:
+            session_id = "cs_offline_" + secrets.token_hex(12)
         expires_at = int(self._clock()) + CHECKOUT_LIFETIME
         self.sessions.add_checkout(session_id, {"id": session_id, **params, "expires_at": expires_at})
         return f"{self._origin()}{CHECKOUT_PAGES}{session_id}"

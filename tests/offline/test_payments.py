@@ -227,3 +227,26 @@ def test_the_unsaved_portal_warning_says_what_to_do(caplog: pytest.LogCaptureFix
         "offline: STRIPE_PORTAL_CONFIGURATION is bpc_missing..., a customer portal the stand-in cannot open,"
         " as Stripe cannot open one never saved in its dashboard: unset it for the offline portal"
     ]
+
+
+def test_without_a_key_each_session_is_new_and_shaped_alike() -> None:
+    """No idempotency key: a fresh cs_offline_ id of 24 hex digits, on http://localhost by default."""
+    stand_in = OfflinePayments()
+
+    urls = [stand_in.create_checkout_session(PARAMS, None) for _ in range(2)]
+
+    assert urls[0] != urls[1]
+    for url in urls:
+        assert re.fullmatch(r"http://localhost/offline/checkout/cs_offline_[0-9a-f]{24}", url)
+
+
+@pytest.mark.parametrize(
+    "line_items",
+    [pytest.param([{"quantity": 1}], id="item-without-price"), pytest.param([], id="no-items")],
+)
+def test_a_session_without_a_price_has_none(line_items: list[dict[str, int]]) -> None:
+    """No price to report is None, not the text "None"."""
+    stand_in = OfflinePayments()
+    session_id = session_of(stand_in.create_checkout_session({**PARAMS, "line_items": line_items}, "key-1"))
+
+    assert stand_in.checkout_price(session_id) is None
