@@ -250,3 +250,12 @@ def test_a_session_without_a_price_has_none(line_items: list[dict[str, int]]) ->
     session_id = session_of(stand_in.create_checkout_session({**PARAMS, "line_items": line_items}, "key-1"))
 
     assert stand_in.checkout_price(session_id) is None
+
+
+def test_a_base_url_keeps_its_path_without_the_trailing_slashes() -> None:
+    """Only the slashes at the end of base_url go: what comes before them is kept, letter for letter."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000/X//")
+
+    url = stand_in.create_portal_session("cus_1", "https://app.example.com/a")
+
+    assert url == "http://127.0.0.1:8000/X/offline/portal/bps_offline_1"
