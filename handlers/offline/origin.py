@@ -15,28 +15,19 @@ def request_origin(request: Request, public_url: str | None, trust_proxy: bool) 
     """`scheme://host[:port]` the caller used, or None when the request does not say (no usable Host)."""
     if public_url:
         return public_url
-    scheme, host = "http", request.header("host")
-    if trust_proxy:
-        forwarded_scheme, forwarded_host = _forwarded(request)
-        scheme = forwarded_scheme or scheme
-        host = forwarded_host or host
-    host = (host or "").strip()
+    proto, host = _forwarded(request) if trust_proxy else (None, None)
+    host = (host or request.header("host") or "").strip()
+    # A proxy's word is taken for https only: http is what we are reached over without one.
+    scheme = "https" if proto and proto.lower() == "https" else "http"
     return f"{scheme}://{host}" if _HOST.fullmatch(host) else None
 
 
 def _forwarded(request: Request) -> tuple[str | None, str | None]:
     """(proto, host) of the nearest proxy: RFC 7239 `Forwarded`, else `X-Forwarded-Proto` and `-Host`."""
-    scheme = host = None
     forwarded = request.header("forwarded")
     if forwarded:
-        for pair in forwarded.split(",")[0].split(";"):
-            name, _, value = pair.strip().partition("=")
-            value = value.strip().strip('"')
-            if name.lower() == "proto":
-                scheme = value.lower()
-            elif name.lower() == "host":
-                host = value
-    else:
-        scheme = (request.header("x-forwarded-proto") or "").split(",")[0].strip().lower() or None
-        host = (request.header("x-forwarded-host") or "").split(",")[0].strip() or None
-    return (scheme if scheme in ("http", "https") else None), host
+        pairs = (pair.partition("=") for pair in forwarded.split(",")[0].split(";"))
+        found = {name.strip().lower(): value.strip().strip('"') for name, _, value in pairs}
+        return found.get("proto"), found.get("host")
+    proto, host = request.header("x-forwarded-proto"), request.header("x-forwarded-host")
+    return proto and proto.split(",")[0].strip(), host and host.split(",")[0]

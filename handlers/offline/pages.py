@@ -16,7 +16,7 @@ from ..deps import Deps
 from ..http import HTTPError, Request, Response
 from ..router import Route, route
 from ..webhook import NOT_CONFIGURED, PATH, signature_header
-from .payments import CHECKOUT_PAGES, PORTAL_PAGES, OfflinePayments
+from .payments import CHECKOUT_PAGES, PORTAL_PAGES, OfflinePayments, completed_event
 
 log = logging.getLogger("handlers.offline")
 
@@ -57,7 +57,7 @@ def routes(stand_in: OfflinePayments, deliver: Deliver) -> dict[str, dict[str, R
             "GET": route(lambda request, deps: checkout_page(request, deps, stand_in), ERROR),
             "POST": route(lambda request, deps: pay(request, deps, stand_in, deliver), ERROR),
         },
-        PORTAL_PAGES: {"GET": route(lambda request, deps: portal_page(request, deps, stand_in), ERROR)},
+        PORTAL_PAGES: {"GET": route(lambda request, deps: portal_page(request, stand_in), ERROR)},
     }
 
 
@@ -90,20 +90,16 @@ def pay(request: Request, deps: Deps, stand_in: OfflinePayments, deliver: Delive
         return found
     session_id, session = found
     if session.get("status") != "complete":
-        form = parse_qs(request.body.decode("utf-8", "replace"))
-        email = (form.get("email") or [""])[0].strip() or None
-        if _needs_email(session) and not (email and _EMAIL.fullmatch(email)):
-            return _checkout_form(session, email or "", EMAIL_REQUIRED)
+        email = parse_qs(request.body.decode(errors="replace")).get("email", [""])[0].strip()
+        if _needs_email(session) and not _EMAIL.fullmatch(email):
+            return _checkout_form(session, email, EMAIL_REQUIRED)
         now = int(deps.clock())
-        event = stand_in.completed_event(session_id, email, now)
-        if event is None:
-            return _not_found()
-        _deliver(event, now, request, deps, deliver)
+        _deliver(completed_event(session, email, now), now, request, deps, deliver)
         stand_in.sessions.complete(session_id)  # paying again sends nothing
     return Response(303, b"", (("location", _success_url(session, session_id)), *HTML))
 
 
-def portal_page(request: Request, deps: Deps, stand_in: OfflinePayments) -> Response:
+def portal_page(request: Request, stand_in: OfflinePayments) -> Response:
     """GET /offline/portal/<id>: the offline portal, with a link back (HTML); a 404 page if unknown."""
     session = stand_in.sessions.portal(_last_segment(request))
     if session is None:
@@ -143,9 +139,9 @@ def _checkout_form(session: dict[str, Any], typed: str = "", error: str | None =
 
 
 def _needs_email(session: dict[str, Any]) -> bool:
-    """A signed-out checkout: nothing but the email can link the purchase to a profile."""
-    known = ("customer_email", "client_reference_id", "customer")
-    return not any(session.get(name) for name in known)
+    """A signed-out checkout for no known customer: nothing but the email can link the purchase to a profile
+    (a session's customer_email comes with the signed-in user's client_reference_id)."""
+    return not (session.get("client_reference_id") or session.get("customer"))
 
 
 def _deliver(event: dict[str, Any], now: int, request: Request, deps: Deps, deliver: Deliver) -> None:
@@ -153,7 +149,7 @@ def _deliver(event: dict[str, Any], now: int, request: Request, deps: Deps, deli
     secret = deps.settings.stripe_webhook_secret
     if not secret:
         raise HTTPError(500, NOT_CONFIGURED)
-    payload = json.dumps(event, separators=(",", ":")).encode()
+    payload = json.dumps(event).encode()
     headers = (
         ("content-type", "application/json"),
         ("stripe-signature", signature_header(payload, secret, now)),
@@ -195,7 +191,7 @@ def _not_found() -> Response:
 
 
 def _last_segment(request: Request) -> str:
-    return request.path.rsplit("/", 1)[-1]
+    return request.path.rpartition("/")[2]
 
 
 def _success_url(session: dict[str, Any], session_id: str) -> str:
@@ -209,4 +205,4 @@ def _page(title: str, banner: str, body: str, status: int = 200) -> Response:
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f'<body><p class="banner" role="note">{escape(banner)}</p><main>{body}</main></body></html>'
     )
-    return Response(status, html.encode("utf-8"), HTML)
+    return Response(status, html.encode(), HTML)

@@ -100,8 +100,10 @@ class OfflinePayments:
     def create_checkout_session(self, params: Mapping[str, Any], idempotency_key: str | None) -> str:
         """Remember the session; the same key returns the same session, as Stripe does."""
         _check_customer(params.get("customer"))
-        key = idempotency_key or secrets.token_hex(16)
-        session_id = "cs_offline_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+        if idempotency_key:
+            session_id = "cs_offline_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+        else:
+            session_id = "cs_offline_" + secrets.token_hex(12)
         expires_at = int(self._clock()) + CHECKOUT_LIFETIME
         self.sessions.add_checkout(session_id, {"id": session_id, **params, "expires_at": expires_at})
         return f"{self._origin()}{CHECKOUT_PAGES}{session_id}"
@@ -129,44 +131,6 @@ class OfflinePayments:
         price = items[0].get("price")
         return str(price) if price else None
 
-    def completed_event(self, session_id: str, email: str | None, created: int) -> dict[str, Any] | None:
-        """The `checkout.session.completed` event Stripe would send once this session is paid."""
-        session = self.sessions.checkout(session_id)
-        if session is None:
-            return None
-        email = session.get("customer_email") or email or None
-        reference = session.get("client_reference_id")
-        # One customer per user (or email), as a returning Stripe customer would keep theirs.
-        who = str(reference or email or session_id)
-        customer = session.get("customer") or "cus_offline_" + hashlib.sha256(who.encode()).hexdigest()[:24]
-        mode = session.get("mode")
-        completed: dict[str, Any] = {
-            "id": session_id,
-            "object": "checkout.session",
-            "client_reference_id": reference,
-            "customer": customer,
-            "customer_details": {"email": email},
-            "customer_email": session.get("customer_email"),
-            "mode": mode,
-            "payment_status": "paid",
-            "status": "complete",
-            "subscription": None,
-            "success_url": session.get("success_url"),
-            "cancel_url": session.get("cancel_url"),
-            "livemode": False,
-        }
-        if mode == "subscription":
-            completed["subscription"] = "sub_offline_" + hashlib.sha256(session_id.encode()).hexdigest()[:24]
-        return {
-            "id": f"evt_offline_{secrets.token_hex(12)}",
-            "object": "event",
-            "type": "checkout.session.completed",
-            "created": created,
-            "livemode": False,
-            "pending_webhooks": 1,
-            "data": {"object": completed},
-        }
-
     def _origin(self) -> str:
         return _ORIGIN.get() or self._base_url
 
@@ -174,3 +138,40 @@ class OfflinePayments:
 def _check_customer(customer: object) -> None:
     if isinstance(customer, str) and customer.startswith(MISSING_CUSTOMER):
         raise UnknownCustomer(f"No such customer: '{customer}'")
+
+
+def completed_event(session: Mapping[str, Any], email: str | None, created: int) -> dict[str, Any]:
+    """The `checkout.session.completed` event Stripe would send once this stand-in session is paid."""
+    session_id: str = session["id"]
+    email = session.get("customer_email") or email or None
+    reference = session.get("client_reference_id")
+    # One customer per user (or email), as a returning Stripe customer would keep theirs.
+    who = str(reference or email or session_id)
+    customer = session.get("customer") or "cus_offline_" + hashlib.sha256(who.encode()).hexdigest()[:24]
+    mode = session.get("mode")
+    completed: dict[str, Any] = {
+        "id": session_id,
+        "object": "checkout.session",
+        "client_reference_id": reference,
+        "customer": customer,
+        "customer_details": {"email": email},
+        "customer_email": session.get("customer_email"),
+        "mode": mode,
+        "payment_status": "paid",
+        "status": "complete",
+        "subscription": None,
+        "success_url": session.get("success_url"),
+        "cancel_url": session.get("cancel_url"),
+        "livemode": False,
+    }
+    if mode == "subscription":
+        completed["subscription"] = "sub_offline_" + hashlib.sha256(session_id.encode()).hexdigest()[:24]
+    return {
+        "id": f"evt_offline_{secrets.token_hex(12)}",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": created,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "data": {"object": completed},
+    }

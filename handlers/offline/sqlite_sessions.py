@@ -26,9 +26,8 @@ PORTAL_PREFIX = "bps_offline_"
 class SQLiteSessions:
     """Checkout and portal sessions as JSON rows in `path`; one connection per thread."""
 
-    def __init__(self, path: str | Path, timeout: float = 5.0) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._timeout = timeout
         self._local = threading.local()
 
     def create(self) -> None:
@@ -93,12 +92,13 @@ class SQLiteSessions:
         if db is None:
             import sqlite3
 
-            db = self._local.db = sqlite3.connect(self.path, timeout=self._timeout)
+            # A write another worker holds is waited for up to sqlite3's default 5 seconds.
+            db = self._local.db = sqlite3.connect(self.path)
         return db
 
 
 def _session(row: tuple[str] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    session = json.loads(row[0])
-    return session if isinstance(session, dict) else None
+    session: dict[str, Any] = json.loads(row[0])  # only this class writes the rows: always an object
+    return session

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,34 @@ def test_the_secret_file_is_made_in_missing_or_existing_folders(tmp_path: Path, 
     secret = local_jwt_secret(path)
     assert len(secret) == 64 and path.read_text("utf-8") == secret + "\n"
     assert [p.name for p in path.parent.iterdir()] == ["local-jwt-secret"]
+
+
+def test_the_secret_is_written_beside_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made in its own folder, not the system's temporary one (which may be another file system, or gone)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    path = tmp_path / "var" / "local-jwt-secret"
+
+    secret = local_jwt_secret(path)
+
+    assert path.read_text("utf-8") == secret + "\n"
+
+
+def test_the_secret_is_written_as_a_hidden_file_named_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until it is linked into place the secret is a dot-file beside it, named for it if a crash leaves it."""
+    linked: list[Path] = []
+    link = os.link
+
+    def spy(source: str, target: Path) -> None:
+        linked.append(Path(source))
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", spy)
+    path = tmp_path / "var" / "local-jwt-secret"
+
+    local_jwt_secret(path)
+
+    [source] = linked
+    assert source.parent == path.parent and source.name.startswith(".local-jwt-secret-")
+    assert not source.exists()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
-from handlers.offline.payments import MemorySessions, OfflinePayments
+from handlers.offline.payments import MemorySessions, OfflinePayments, completed_event
 from handlers.ports import PortalNotConfigured, UnknownCustomer
 
 PARAMS = {
@@ -28,22 +29,27 @@ def test_checkout_price_is_the_sessions_first_price() -> None:
     assert stand_in.checkout_price("cs_offline_unknown") is None
 
 
+def paid(stand_in: OfflinePayments, session_id: str, email: str | None, created: int) -> dict[str, Any]:
+    """The event Stripe would send once the stand-in's session `session_id` is paid."""
+    session = stand_in.sessions.checkout(session_id)
+    assert session is not None
+    return completed_event(session, email, created)
+
+
 def test_completed_event_in_payment_mode() -> None:
-    """Payment mode: no subscription; the customer is stable per user; unknown sessions give None."""
+    """Payment mode: no subscription; the customer is stable per user."""
     stand_in = OfflinePayments("http://127.0.0.1:8000")
     session_id = stand_in.create_checkout_session(PARAMS, "key-1").rsplit("/", 1)[1]
 
-    event = stand_in.completed_event(session_id, "typed@example.com", 1_800_000_000)
-    again = stand_in.completed_event(session_id, None, 1_800_000_001)
+    event = paid(stand_in, session_id, "typed@example.com", 1_800_000_000)
+    again = paid(stand_in, session_id, None, 1_800_000_001)
 
-    assert event is not None and again is not None
     assert event["created"] == 1_800_000_000 and event["id"] != again["id"]
     obj = event["data"]["object"]
     assert obj["subscription"] is None
     assert obj["customer_details"] == {"email": "ada@example.com"}  # the session's email wins
     assert re.fullmatch(r"cus_offline_[0-9a-f]{24}", obj["customer"])
     assert again["data"]["object"]["customer"] == obj["customer"]
-    assert stand_in.completed_event("cs_offline_unknown", None, 1) is None
 
 
 def test_completed_event_keeps_a_returning_customer() -> None:
@@ -52,9 +58,9 @@ def test_completed_event_keeps_a_returning_customer() -> None:
     params = {k: v for k, v in PARAMS.items() if k != "customer_email"} | {"customer": "cus_existing"}
     session_id = stand_in.create_checkout_session(params, "key-2").rsplit("/", 1)[1]
 
-    event = stand_in.completed_event(session_id, None, 1)
+    event = paid(stand_in, session_id, None, 1)
 
-    assert event is not None and event["data"]["object"]["customer"] == "cus_existing"
+    assert event["data"]["object"]["customer"] == "cus_existing"
 
 
 def test_mark_complete_is_seen_by_readers() -> None:
@@ -146,9 +152,8 @@ def test_the_completed_event_is_shaped_as_stripes() -> None:
     stand_in = OfflinePayments("http://127.0.0.1:8000")
     session_id = session_of(stand_in.create_checkout_session(PARAMS, "key-1"))
 
-    event = stand_in.completed_event(session_id, None, 1_800_000_000)
+    event = paid(stand_in, session_id, None, 1_800_000_000)
 
-    assert event is not None
     assert re.fullmatch(r"evt_offline_[0-9a-f]{24}", event.pop("id"))
     completed = event["data"]["object"]
     customer = completed.pop("customer")
@@ -185,8 +190,7 @@ def test_one_customer_per_user_else_per_email_else_per_session() -> None:
     def customer(key: str, **params: str) -> str:
         base = {k: v for k, v in PARAMS.items() if k not in ("client_reference_id", "customer_email")}
         session_id = session_of(stand_in.create_checkout_session(base | params, key))
-        event = stand_in.completed_event(session_id, None, 1)
-        assert event is not None
+        event = paid(stand_in, session_id, None, 1)
         return str(event["data"]["object"]["customer"])
 
     by_user = customer("k1", client_reference_id="user-1", customer_email="a@example.com")
@@ -223,3 +227,35 @@ def test_the_unsaved_portal_warning_says_what_to_do(caplog: pytest.LogCaptureFix
         "offline: STRIPE_PORTAL_CONFIGURATION is bpc_missing..., a customer portal the stand-in cannot open,"
         " as Stripe cannot open one never saved in its dashboard: unset it for the offline portal"
     ]
+
+
+def test_without_a_key_each_session_is_new_and_shaped_alike() -> None:
+    """No idempotency key: a fresh cs_offline_ id of 24 hex digits, on http://localhost by default."""
+    stand_in = OfflinePayments()
+
+    urls = [stand_in.create_checkout_session(PARAMS, None) for _ in range(2)]
+
+    assert urls[0] != urls[1]
+    for url in urls:
+        assert re.fullmatch(r"http://localhost/offline/checkout/cs_offline_[0-9a-f]{24}", url)
+
+
+@pytest.mark.parametrize(
+    "line_items",
+    [pytest.param([{"quantity": 1}], id="item-without-price"), pytest.param([], id="no-items")],
+)
+def test_a_session_without_a_price_has_none(line_items: list[dict[str, int]]) -> None:
+    """No price to report is None, not the text "None"."""
+    stand_in = OfflinePayments()
+    session_id = session_of(stand_in.create_checkout_session({**PARAMS, "line_items": line_items}, "key-1"))
+
+    assert stand_in.checkout_price(session_id) is None
+
+
+def test_a_base_url_keeps_its_path_without_the_trailing_slashes() -> None:
+    """Only the slashes at the end of base_url go: what comes before them is kept, letter for letter."""
+    stand_in = OfflinePayments("http://127.0.0.1:8000/X//")
+
+    url = stand_in.create_portal_session("cus_1", "https://app.example.com/a")
+
+    assert url == "http://127.0.0.1:8000/X/offline/portal/bps_offline_1"

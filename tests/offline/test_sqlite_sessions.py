@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from handlers.offline.payments import OfflinePayments
 from handlers.offline.sqlite_sessions import SQLiteSessions
+from handlers.ports import StoreError
 
 PARAMS = {
     "mode": "payment",
@@ -83,3 +87,70 @@ def test_another_process_sees_the_session(tmp_path: Path) -> None:
     )
 
     assert done.stdout == "payment\n"
+
+
+def test_sessions_are_kept_a_week_after_they_were_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding a session drops those made more than a week before, and keeps one made exactly a week before."""
+    store = sessions(tmp_path / "s.sqlite3")
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    store.add_checkout("cs_offline_old", {"id": "cs_offline_old"})
+
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0 + 7 * 24 * 3600)
+    store.add_checkout("cs_offline_2", {"id": "cs_offline_2"})
+    kept = store.checkout("cs_offline_old")
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0 + 7 * 24 * 3600 + 1)
+    store.add_checkout("cs_offline_3", {"id": "cs_offline_3"})
+
+    assert kept == {"id": "cs_offline_old"}
+    assert store.checkout("cs_offline_old") is None
+    assert store.checkout("cs_offline_2") == {"id": "cs_offline_2"}
+
+
+def test_a_bare_number_is_no_portal_id(tmp_path: Path) -> None:
+    """Only bps_offline_<n> names a portal session: "1" alone finds nothing, bps_offline_1 finds it."""
+    store = sessions(tmp_path / "s.sqlite3")
+    store.add_portal({"customer": "cus_1"})
+
+    assert (store.portal("1"), store.portal("bps_offline_1")) == (None, {"customer": "cus_1"})
+
+
+def test_missing_folders_are_made(tmp_path: Path) -> None:
+    """The file's folders are created however deep, and creating twice is fine."""
+    path = tmp_path / "a" / "b" / "s.sqlite3"
+    store = sessions(path)
+    store.create()
+    store.add_checkout("cs_offline_1", {"id": "cs_offline_1"})
+
+    assert store.checkout("cs_offline_1") == {"id": "cs_offline_1"}
+
+
+@pytest.mark.parametrize(
+    ("where", "error"),
+    [
+        pytest.param("file/s.sqlite3", "FileExistsError", id="folder-is-a-file"),
+        pytest.param("folder", "OperationalError", id="file-is-a-folder"),
+    ],
+)
+def test_an_unusable_path_is_a_store_error(tmp_path: Path, where: str, error: str) -> None:
+    """A path that cannot hold the file is refused with the path and the error's class."""
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "folder").mkdir()
+    path = tmp_path / where
+
+    with pytest.raises(StoreError) as raised:
+        SQLiteSessions(path).create()
+
+    assert str(raised.value) == f"cannot create the offline sessions file {path}: {error}"
+
+
+def test_one_thread_keeps_one_connection(tmp_path: Path) -> None:
+    """Reads in one thread share its connection, so a session stays readable while the thread lives."""
+    path = tmp_path / "s.sqlite3"
+    store = sessions(path)
+    store.add_checkout("cs_offline_1", {"id": "cs_offline_1"})
+    moved = tmp_path / "moved.sqlite3"
+    path.rename(moved)
+
+    assert store.checkout("cs_offline_1") == {"id": "cs_offline_1"}
