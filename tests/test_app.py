@@ -18,6 +18,7 @@ from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.adapters.stripe_payments import StripePayments
 from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.app import build_router, create_app, create_edge
+from handlers.contract import Contract
 from handlers.http import Request
 from handlers.offline.payments import OfflinePayments
 from handlers.ports import PaymentsError, PortalNotConfigured, Profile
@@ -456,10 +457,11 @@ def test_create_app_reads_the_process_environment_and_takes_overrides(
     """create_app() with no mapping reads os.environ; a keyword replaces the adapter it names."""
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_from_env")
     monkeypatch.setenv("WORKER_THREADS", "3")
-    profiles, payments = FakeProfiles(), FakePayments()
-    app = create_app(profiles=profiles, payments=payments)
+    profiles, payments, schemas = FakeProfiles(), FakePayments(), Contract.load()
+    app = create_app(profiles=profiles, payments=payments, contract=schemas)
     assert app.router.deps.settings.worker_threads == 3
-    assert (app.router.deps.profiles, app.router.deps.payments) == (profiles, payments)
+    deps = app.router.deps
+    assert (deps.profiles, deps.payments) == (profiles, payments) and deps.contract is schemas
 
 
 def test_create_edge_keeps_the_adapters_it_is_given() -> None:
