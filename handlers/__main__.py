@@ -17,7 +17,7 @@ from .app import create_app
 from .logs import JSONFormatter
 from .settings import Settings, SettingsError
 
-_WHY = {
+_WHY: dict[int | None, str] = {
     errno.EADDRINUSE: "the address is already in use (set PORT)",
     errno.EADDRNOTAVAIL: "HOST is not an address of this machine",
     errno.EACCES: "permission denied (ports below 1024 need privileges; set PORT)",
@@ -55,11 +55,11 @@ def check_address(host: str, port: int) -> None:
     """SystemExit with one line unless a socket can be bound to (host, port) right now."""
     where = f"cannot listen on {host}:{port}"
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError):
         raise SystemExit(f"{where}: HOST does not resolve to an address") from None
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as hypercorn binds
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, True)  # as hypercorn binds
         try:
             probe.bind(address)
         except OSError as exc:
@@ -67,11 +67,12 @@ def check_address(host: str, port: int) -> None:
 
 
 def _reason(exc: OSError) -> str:
-    return _WHY.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return _WHY.get(exc.errno, exc.strerror or type(exc).__name__)
 
 
 def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+    # An IPv6 HOST comes bare: a bracketed one does not resolve, so check_address has stopped it already.
+    return f"[{host}]" if ":" in host else host
 
 
 async def _serve(app: object, config: Config) -> None:

@@ -171,11 +171,7 @@ def _traced(found: Route, stand_in: OfflinePayments | None = None) -> Route:
             if stand_in is None
             else stand_in.links_at(request_origin(request, settings.public_url, settings.trust_proxy_headers))
         )
-        token = logs.REQUEST_ID.set(request_id)
-        try:
-            call = prepare(request, deps)
-        finally:
-            logs.REQUEST_ID.reset(token)
+        call = prepare(request, deps)  # the checks before any I/O log nothing
 
         def run() -> Response:
             # Set here too: the handler runs in a pool thread, which has no context of the request's.
@@ -212,7 +208,7 @@ def _stand_in(settings: Settings) -> OfflinePayments:
 
 def _log_summary(lines: list[summary.Line]) -> None:
     for level, line in lines:
-        log.log(level, "%s", line)
+        log.log(level, line)  # no args: logging leaves a "%" in it alone
 
 
 def _configured(build: Callable[[], T]) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .settings import Settings
 
@@ -45,13 +45,13 @@ def masked(url: str) -> str:
         host = parts.hostname or ""
         port = parts.port
     except ValueError:  # several hosts, or a port urllib cannot read: mask by pattern
-        return re.sub(r"//[^/@]*@", "//***@", url).split("?", 1)[0]
+        return re.sub(r"//[^/@]*@", "//***@", url).partition("?")[0]
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
     if parts.username:
         netloc = f"{parts.username}{':***' if parts.password is not None else ''}@{netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def _stripe(settings: Settings, offline: Offline | None) -> list[Line]:

@@ -18,9 +18,10 @@ from handlers.adapters.sqlite_profiles import SQLiteProfiles
 from handlers.adapters.stripe_payments import StripePayments
 from handlers.adapters.supabase_profiles import SupabaseProfiles
 from handlers.app import build_router, create_app, create_edge
+from handlers.contract import Contract
 from handlers.http import Request
 from handlers.offline.payments import OfflinePayments
-from handlers.ports import PaymentsError, Profile
+from handlers.ports import PaymentsError, PortalNotConfigured, Profile
 from handlers.router import Router
 from handlers.session import HS256Keys, NoKeys, NotSignedIn
 from handlers.settings import Settings
@@ -249,7 +250,9 @@ def test_check_store_refuses_a_store_that_does_not_answer(capsys: pytest.Capture
     assert str(stopped.value.code).startswith(
         "configuration error: CHECK_STORE=on and the profile store does not answer: "
     )
-    assert "store: answered the start-up check (CHECK_STORE=on)" in capsys.readouterr().err
+    assert (
+        " INFO handlers [-] store: answered the start-up check (CHECK_STORE=on)\n" in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(
@@ -454,10 +457,11 @@ def test_create_app_reads_the_process_environment_and_takes_overrides(
     """create_app() with no mapping reads os.environ; a keyword replaces the adapter it names."""
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_from_env")
     monkeypatch.setenv("WORKER_THREADS", "3")
-    profiles, payments = FakeProfiles(), FakePayments()
-    app = create_app(profiles=profiles, payments=payments)
+    profiles, payments, schemas = FakeProfiles(), FakePayments(), Contract.load()
+    app = create_app(profiles=profiles, payments=payments, contract=schemas)
     assert app.router.deps.settings.worker_threads == 3
-    assert (app.router.deps.profiles, app.router.deps.payments) == (profiles, payments)
+    deps = app.router.deps
+    assert (deps.profiles, deps.payments) == (profiles, payments) and deps.contract is schemas
 
 
 def test_create_edge_keeps_the_adapters_it_is_given() -> None:
@@ -490,3 +494,120 @@ def test_an_es256_session_is_verified_with_the_projects_jwks_fetched_within_supa
         mocked.get(f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json", json=jwks(key))
         assert signed_in(router, ("authorization", f"Bearer {key.token()}")) == USER_ID
         assert mocked.calls[0].request.req_kwargs["timeout"] == 2.5  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("database", "sessions"),
+    [
+        pytest.param("sqlite:///{tmp}/p.sqlite3", "{tmp}/offline-stripe.sqlite3", id="beside-sqlite"),
+        pytest.param("sqlite:///:memory:", "var/offline-stripe.sqlite3", id="in-memory"),
+        pytest.param("postgresql://billing@127.0.0.1:1/app", "var/offline-stripe.sqlite3", id="postgresql"),
+    ],
+)
+def test_offline_mode_says_where_its_sessions_and_secret_are(
+    database: str,
+    sessions: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without a Stripe key the summary names the stand-in's sessions file and the local JWT secret's."""
+    monkeypatch.chdir(tmp_path)
+    app = create_app({"DATABASE_URL": database.format(tmp=tmp_path)})
+    app.executor.shutdown()
+
+    err = capsys.readouterr().err
+    assert f" INFO handlers [-] offline: sessions in {sessions.format(tmp=tmp_path)}; links from " in err
+    assert " WARNING handlers [-] sessions: HS256 with the local secret in var/local-jwt-secret " in err
+
+
+@pytest.mark.parametrize("given", ["payments", "stand_in"])
+def test_payments_handed_in_are_not_summarised_as_offline(
+    given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a Stripe key but with payments handed in, the summary speaks of no stand-in of its own."""
+    monkeypatch.chdir(tmp_path)
+    payments = FakePayments() if given == "payments" else OfflinePayments("http://127.0.0.1:8000")
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"}, **{given: payments})  # type: ignore[arg-type]
+    app.executor.shutdown()
+
+    err = capsys.readouterr().err
+    assert " INFO handlers [-] stripe: mode unknown\n" in err
+    assert "offline" not in err and "local secret" not in err
+
+
+@pytest.mark.parametrize("root", ["app", "edge"])
+def test_log_format_json_makes_the_summary_json(root: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """LOG_FORMAT=json: the start-up summary is one JSON object per line, in both roots."""
+    environ = {**EDGE, "LOG_FORMAT": "json"}
+    if root == "app":
+        create_app(environ, profiles=FakeProfiles()).executor.shutdown()
+    else:
+        create_edge(environ, FakeFetch())
+
+    first = json.loads(capsys.readouterr().err.splitlines()[0])
+    assert (first["level"], first["logger"], first["message"]) == ("INFO", "handlers", "stripe: test mode")
+
+
+def test_the_edges_summary_names_hs256_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """At the edge no JWKS verifies, so the summary names none, though SUPABASE_URL is set."""
+    create_edge(EDGE, FakeFetch())
+    err = capsys.readouterr().err
+    assert err.splitlines()[3].endswith(" INFO handlers [-] sessions: HS256 (SUPABASE_JWT_SECRET)")
+
+
+def test_a_request_dispatched_without_an_id_logs_a_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A request handed to the router as it is, with no id, logs "-" as every line outside a request."""
+    app = create_app(
+        {
+            "STRIPE_SECRET_KEY": "sk_test_1",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3",
+        }
+    )
+    payload = event("invoice.paid", invoice(), event_id="evt_no_id")
+    headers = (("stripe-signature", signature(payload)),)
+    assert app.router.dispatch(Request("POST", "/api/webhook/stripe", headers, payload)).status == 200
+    app.executor.shutdown()
+
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(r".* handlers\.webhook \[-\] stripe event evt_no_id type=invoice\.paid .*", line)
+
+
+def test_every_worker_reads_the_stand_ins_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, a checkout made by one worker's app opens on another's: the sessions are in one file."""
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"})
+    one, other = build_router(settings), build_router(settings)
+    url = one.deps.payments.create_checkout_session(
+        {"mode": "payment", "line_items": [{"price": "price_1", "quantity": 1}]}, None
+    )
+    assert other.dispatch(Request("GET", url.removeprefix("http://localhost"))).status == 200
+
+
+def test_the_stand_in_keeps_stripe_portal_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, a portal configuration Stripe could not open either is refused, as Stripe would."""
+    monkeypatch.chdir(tmp_path)
+    environ = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3",
+        "STRIPE_PORTAL_CONFIGURATION": "bpc_missing_1",
+    }
+    payments = build_router(Settings.from_env(environ)).deps.payments
+    with pytest.raises(PortalNotConfigured):
+        payments.create_portal_session("cus_1", "https://app.example.com/a")
+
+
+def test_stripe_retry_delay_past_the_timeout_leaves_no_time_to_retry() -> None:
+    """STRIPE_RETRY_DELAY reaches the SDK: a pause that would end after STRIPE_TIMEOUT is not taken."""
+    settings = Settings.from_env({**STRIPE_SETTINGS, "STRIPE_RETRY_DELAY": "60"})
+    payments = build_router(settings, profiles=FakeProfiles()).deps.payments
+    url = "http://127.0.0.1:12111/v1/billing_portal/sessions"
+    with responses.RequestsMock() as mocked:
+        mocked.post(url, status=500, json={"error": {"type": "api_error", "message": "try again"}})
+        with pytest.raises(PaymentsError):
+            payments.create_portal_session("cus_1", "https://app.example.com/a")
+        assert len(mocked.calls) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -236,6 +238,40 @@ def test_idempotency_key_window_and_client_header() -> None:
     assert "ada@example.com" not in str(
         idempotency_key(keyed, {**params, "customer_email": "ada@example.com"}, 0)
     )
+
+
+def test_the_idempotency_key_is_the_same_in_every_release() -> None:
+    """Its recipe is fixed, so a retry that reaches a worker of another release makes no second session:
+    sha256 of scope, who (user, else address|forwarded-for|User-Agent|language) and the sorted params."""
+    params: dict[str, Any] = {"mode": "payment", "success_url": "https://app.example.com/ok", "quantity": 1}
+    browser = Request(
+        "POST",
+        "/api/stripe/create-checkout",
+        (("x-forwarded-for", "198.51.100.9"), ("user-agent", "UA/1")),
+        client="203.0.113.7",
+    )
+    keyed = replace(browser, headers=(("idempotency-key", "click-1"),))
+    recipe = "\n203.0.113.7|198.51.100.9|UA/1|\npayment|1|https://app.example.com/ok"
+    signed_in = "client:click-1\nuser-7\nuser-7|payment|1|https://app.example.com/ok"
+
+    assert idempotency_key(browser, params, 1005.0) == f"checkout-{sha256(f'window:100{recipe}')}"
+    assert idempotency_key(keyed, {**params, "client_reference_id": "user-7"}, 0) == (
+        f"checkout-{sha256(signed_in)}"
+    )
+
+
+def sha256(text: str) -> str:
+    """The hex SHA-256 of `text` in UTF-8."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_session_whose_subject_has_a_lone_surrogate_still_checks_out(payments: FakePayments) -> None:
+    """JSON lets a signed token's `sub` hold a lone surrogate: the key is still made, no 500."""
+    token = make_token(sub="user-\ud800")
+    response = run(post(BODY, (("authorization", f"Bearer {token}"),)), payments)
+    ((params, key),) = payments.checkouts
+    assert (response.status, params["client_reference_id"]) == (200, "user-\ud800")
+    assert key is not None and re.fullmatch(r"checkout-[0-9a-f]{64}", key)
 
 
 STALE_PROFILE = Profile(USER_ID, email="ada@example.com", customer_id="cus_gone")

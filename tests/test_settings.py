@@ -185,6 +185,15 @@ def test_every_variable_is_parsed() -> None:
         pytest.param({"ACCESS_LOG": "off"}, "access_log", False, id="access-off"),
         pytest.param({"ACCESS_LOG": "0"}, "access_log", False, id="access-zero"),
         pytest.param({}, "access_log", True, id="access-default"),
+        pytest.param({"CHECK_STORE": "1"}, "check_store", True, id="check-store-one"),
+        pytest.param({"ACCESS_LOG": "False"}, "access_log", False, id="access-false"),
+        pytest.param({"ACCESS_LOG": "NO"}, "access_log", False, id="access-no"),
+        pytest.param(
+            {"SUPABASE_JWT_SECRET": " two\nlines "}, "supabase_jwt_secret", "two\nlines", id="secret-newline"
+        ),
+        pytest.param(
+            {"STRIPE_WEBHOOK_SECRET": "whsec_a\nb"}, "stripe_webhook_secret", "whsec_a\nb", id="whsec-newline"
+        ),
     ],
 )
 def test_accepted_values(environ: dict[str, str], field: str, value: object) -> None:

@@ -26,7 +26,7 @@ def test_a_live_deployment_on_postgres() -> None:
             "SUPABASE_URL": "https://abcd.supabase.co",
             "SUPABASE_JWT_SECRET": JWT,
             "ALLOWED_ORIGINS": "https://app.example.com,https://admin.example.com",
-            "ALLOWED_REDIRECT_ORIGINS": "https://app.example.com",
+            "ALLOWED_REDIRECT_ORIGINS": "https://app.example.com,https://admin.example.com",
         }
     )
 
@@ -40,7 +40,7 @@ def test_a_live_deployment_on_postgres() -> None:
             " https://abcd.supabase.co/auth/v1/.well-known/jwks.json",
         ),
         (INFO, "cors: https://app.example.com, https://admin.example.com"),
-        (INFO, "redirects: https://app.example.com"),
+        (INFO, "redirects: https://app.example.com, https://admin.example.com"),
     ]
     text = repr(lines(settings))
     assert all(secret not in text for secret in (KEY, JWT, WHSEC, PASSWORD, "sk_live"))
@@ -119,12 +119,52 @@ def test_the_edge_names_the_rest_store_and_hs256_only() -> None:
     [
         ("postgresql://u:p@h:5432/d", "postgresql://u:***@h:5432/d"),
         ("postgres://u@h/d", "postgres://u@h/d"),
+        ("postgresql:///d?host=/run/postgresql", "postgresql:///d"),
         ("postgresql://h/d?password=p&sslmode=require", "postgresql://h/d"),
         ("postgresql://u:p@[::1]:5/d", "postgresql://u:***@[::1]:5/d"),
         ("postgresql://u:p@h1:5432,h2:5432/d", "postgresql://***@h1:5432,h2:5432/d"),
+        ("postgresql://u:p@h1:5432,h2:5432/d?password=p?x", "postgresql://***@h1:5432,h2:5432/d"),
         ("http://user:key@127.0.0.1:12111", "http://user:***@127.0.0.1:12111"),
     ],
 )
 def test_masked_urls_keep_no_password(url: str, shown: str) -> None:
     """Passwords (in the user info or the query) never appear."""
     assert masked(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("environ", "links"),
+    [
+        pytest.param(
+            {"TRUST_PROXY_HEADERS": "on"},
+            "X-Forwarded-Proto and X-Forwarded-Host (TRUST_PROXY_HEADERS=on), else the Host header",
+            id="trusted-proxy",
+        ),
+        pytest.param(
+            {}, "each request's Host header (PUBLIC_URL or TRUST_PROXY_HEADERS=on behind a proxy)", id="host"
+        ),
+    ],
+)
+def test_offline_links_without_public_url(environ: dict[str, str], links: str) -> None:
+    """Without PUBLIC_URL the offline line says which headers the links are built from."""
+    found = lines(Settings.from_env(environ), Offline("o.sqlite3", "secret"))
+    assert found[1] == (INFO, f"offline: sessions in o.sqlite3; links from {links}")
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        pytest.param("sk_abc123", "stripe: mode unknown", id="unknown"),
+        pytest.param("sk_live_1", "stripe: live mode", id="live"),
+        pytest.param("rk_live_1", "stripe: live mode (restricted key)", id="restricted"),
+    ],
+)
+def test_the_stripe_line_names_the_keys_mode(key: str, shown: str) -> None:
+    """test_ or live_ in the key names its mode; any other key says the mode is unknown."""
+    assert lines(Settings.from_env({"STRIPE_SECRET_KEY": key}))[0] == (INFO, shown)
+
+
+def test_a_postgres_url_names_the_store_masked() -> None:
+    """postgres:// is PostgreSQL too: the store line names it, its password masked."""
+    settings = Settings.from_env({"STRIPE_SECRET_KEY": "sk_test_1", "DATABASE_URL": "postgres://u:pw@db/app"})
+    assert lines(settings)[1] == (INFO, "store: postgresql postgres://u:***@db/app")
