@@ -44,7 +44,7 @@ def _json_encoder() -> Callable[[Any], str]:
         basestring = json.encoder.encode_basestring
         chunks = make(None, encoder.default, basestring, None, ":", ",", False, False, True)
         probe = {"error": '\u00e9"', "n": [1, 2.5, None, True]}
-        if "".join(chunks(probe, 0)) != encoder.encode(probe):
+        if "".join(chunks(probe, 0)) != '{"error":"\u00e9\\"","n":[1,2.5,null,true]}':
             return encoder.encode
     except Exception:  # another interpreter's private signature
         return encoder.encode

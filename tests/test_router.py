@@ -409,11 +409,12 @@ def test_the_c_encoder_is_made_once_not_per_answer(monkeypatch: pytest.MonkeyPat
     assert len(made) == built
 
 
+C_MAKE = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+
+
 def escaping(*args: object) -> Any:
     """A C encoder maker that writes non-ASCII as \\u escapes, whatever it is asked."""
-    return json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        args[0], args[1], json.encoder.encode_basestring_ascii, *args[3:]
-    )
+    return C_MAKE(args[0], args[1], json.encoder.encode_basestring_ascii, *args[3:])
 
 
 def refusing(*args: object) -> Any:
