@@ -50,11 +50,7 @@ class App:
         if isinstance(head, Answer):
             answer = head
         else:
-            message = await receive()
-            if message["type"] == "http.request" and not message.get("more_body", False):
-                body: bytes | None = message.get("body", b"")  # all of it in one message, as is usual
-            else:
-                body = await self._read_body(receive, message)
+            body = await self._read_body(receive, await receive())
             if body is None:
                 return  # the client went away before its body arrived: nobody to answer
             step = self.router.body(head, body)
@@ -66,7 +62,7 @@ class App:
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
         if self.access is not None:
-            rid = next((value for name, value in answer.headers if name == "x-request-id"), "-")
+            rid = next(value for name, value in answer.headers if name == "x-request-id")  # always sent
             self.access(scope["method"], scope["path"], answer.status, rid, time.perf_counter() - started)
 
     async def _read_body(self, receive: Receive, message: Message) -> bytes | None:
@@ -92,6 +88,6 @@ class App:
                 gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.executor.shutdown(wait=True, cancel_futures=True)
+                self.executor.shutdown(cancel_futures=True)  # and waits for the running ones
                 await send({"type": "lifespan.shutdown.complete"})
                 return

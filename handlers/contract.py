@@ -75,7 +75,7 @@ class Contract:
             data = json_depth.loads(request.body)
             if b"\\u" in request.body:
                 # JSON lets a string hold a lone surrogate (\udc00), which no UTF-8 consumer accepts.
-                json.dumps(data, ensure_ascii=False).encode("utf-8")
+                json.dumps(data, ensure_ascii=False).encode()
         except ValueError:  # UnicodeError and json_depth.TooDeep are ValueErrors
             raise HTTPError(400, NOT_JSON) from None
         message = self.validator(schema)(data)

@@ -57,7 +57,7 @@ class _Stderr(logging.Handler):
 LOGGERS = {"handlers": logging.INFO, "psycopg": logging.WARNING}
 
 
-def configure(log_format: str = "text") -> None:
+def configure(log_format: str) -> None:
     """Send our loggers' lines to stderr in `log_format` (text or json); calling it again replaces it."""
     handler = _Stderr()
     handler.addFilter(_with_request_id)
@@ -74,7 +74,7 @@ def configure(log_format: str = "text") -> None:
 def access(method: str, path: str, status: int, request_id: str, seconds: float) -> None:
     """One access line for an answered request: method, path (no query), status, duration, request id."""
     if not path.isprintable():  # a decoded %0A must not start a forged line
-        path = path.encode("unicode_escape").decode("ascii")
+        path = path.encode("unicode_escape").decode()
     duration_ms = round(seconds * 1000, 1)
     fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
     ACCESS.info(

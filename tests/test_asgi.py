@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -387,3 +388,28 @@ def test_a_body_exactly_at_the_limit_is_read_to_its_end() -> None:
     ]
     sent, unread = run_raw(make_app(), {"type": "http", "method": "POST", "path": CHECKOUT}, chunks)
     assert (len(body), sent[0]["status"], unread) == (1024, 400, [])
+
+
+def test_streamed_messages_may_omit_body_and_more_body() -> None:
+    """ASGI's defaults hold mid-stream too: no body is b"", no more_body is the last message."""
+    seen: list[Request] = []
+    chunks: list[Message] = [
+        {"type": "http.request", "more_body": True},
+        {"type": "http.request", "body": b'{"a"', "more_body": True},
+        {"type": "http.request", "body": b":1}"},
+    ]
+    sent, unread = run_raw(recording_app(seen), {"type": "http", "method": "POST", "path": "/x"}, chunks)
+    assert (sent[0]["status"], [request.body for request in seen], unread) == (200, [b'{"a":1}'], [])
+
+
+def test_access_hears_the_time_from_the_head_to_the_last_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seconds are the clock read after the body was sent less the clock read when the head came."""
+    readings = iter([100.0, 100.25])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(readings))
+    heard: list[float] = []
+    app = App(make_router(settings=SMALL), threads=1, access=lambda *args: heard.append(args[4]))
+
+    asyncio.run(call(app, "GET", "/nowhere"))
+    app.executor.shutdown()
+
+    assert heard == [0.25]

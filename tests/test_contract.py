@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from handlers import contract as contract_module
+from handlers import validator as validator_module
 from handlers.contract import (
     CHECKOUT_REQUEST,
     NOT_JSON,
@@ -255,3 +256,20 @@ def test_error_bodies_are_checked_each_time() -> None:
     assert fresh.first_error("error.json", {"error": "Price ID is required"}) is None
     assert fresh.first_error("error.json", {"error": ""}) == "Request body is invalid"
     assert fresh.first_error("error.json", {"error": "Price ID is required"}) is None
+
+
+def test_a_schema_is_compiled_once_however_often_it_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first use compiles; every later read and check of the same schema reuses that validator."""
+    compiled: list[str] = []
+    real = validator_module.compile_schema
+
+    def counting(schema: Any) -> Any:
+        compiled.append(schema["$id"])
+        return real(schema)
+
+    monkeypatch.setattr(validator_module, "compile_schema", counting)
+    fresh = Contract.load()
+    for _ in range(2):
+        assert fresh.read(Request("POST", "/", body=json.dumps(GOOD).encode()), CHECKOUT_REQUEST) == GOOD
+        assert fresh.first_error(CHECKOUT_REQUEST, {}) == PRICE
+    assert compiled == [CHECKOUT_REQUEST]

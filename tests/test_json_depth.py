@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,27 @@ def test_everything_else_is_json_loads(text: bytes) -> None:
         except ValueError as exc:
             got = (type(exc), str(exc))
         assert repr(got) == repr(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        pytest.param(b'{"a":[1,{"b":null}]}', {"a": [1, {"b": None}]}, id="object"),
+        pytest.param(b'[1,"]"]', [1, "]"], id="array"),
+        pytest.param('{"a": "\u00e9"}', {"a": "\u00e9"}, id="str"),
+    ],
+)
+def test_one_bare_object_or_array_is_read_by_the_scanner_alone(
+    text: str | bytes, value: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that is one object or array, nothing around it, skips json.loads's whitespace handling."""
+    calls: list[object] = []
+    real = json.loads
+
+    def counting(given: str | bytes) -> Any:
+        calls.append(given)
+        return real(given)
+
+    monkeypatch.setattr(json, "loads", counting)
+    assert (loads(text), calls) == (value, [])
+    assert loads(b" [1] ") == [1] and calls == [" [1] "]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,69 @@ def test_without_a_service_every_request_is_a_json_500(capsys: pytest.CaptureFix
     ] * 2
     assert builds.calls == 1
     assert capsys.readouterr().err == "configuration error: bad\n"
+
+
+def test_the_500_without_a_service_is_exactly_two_asgi_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    """The start, typed JSON with its length, then the body: what any ASGI host can send as it is."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/healthz", "headers": []}
+    asyncio.run(LazyApp(Builds("configuration error: bad"))(scope, receive, send))
+
+    body = b'{"error":"Internal server error"}'
+    assert sent == [
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"33")],
+        },
+        {"type": "http.response.body", "body": body},
+    ]
+    assert len(body) == 33
+    capsys.readouterr()
+
+
+def test_get_refuses_again_with_the_same_reason_without_building_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After a refused build every get() is SystemExit with the configuration error; it is printed once."""
+    builds = Builds("configuration error: PORT must be a number, got 'x'")
+    app = LazyApp(builds)
+
+    codes = []
+    for _ in range(2):
+        with pytest.raises(SystemExit) as stop:
+            app.get()
+        codes.append(stop.value.code)
+
+    assert codes == ["configuration error: PORT must be a number, got 'x'"] * 2
+    assert builds.calls == 1
+    assert capsys.readouterr().err == "configuration error: PORT must be a number, got 'x'\n"
+
+
+class Flushes(io.StringIO):
+    """A stderr that notes what it held each time it was flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())
+
+
+def test_the_reason_is_flushed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host may end the process right after a refused build: the line is not left in a buffer."""
+    stderr = Flushes()
+    monkeypatch.setattr(sys, "stderr", stderr)
+
+    with pytest.raises(SystemExit):
+        LazyApp(Builds("configuration error: bad")).get()
+
+    assert stderr.flushed == ["configuration error: bad\n"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import sys
+from decimal import Decimal
 
 import pytest
 
@@ -83,3 +86,60 @@ def test_the_database_pools_warnings_are_formatted_too(capsys: pytest.CaptureFix
 
     [line] = capsys.readouterr().err.splitlines()
     assert re.fullmatch(rf"{TIME} WARNING psycopg\.pool \[-\] error connecting in 'pool-1'", line)
+
+
+def test_a_json_line_is_the_records_own_time_in_utc_and_its_text_unescaped() -> None:
+    """The time is when the record was made, in UTC; non-ASCII stays readable; no request id reads "-"."""
+    record = logging.makeLogRecord(
+        {"name": "handlers", "levelname": "WARNING", "msg": "caf\u00e9 %s", "args": ("\u2603",)}
+    )
+    record.created, record.msecs = 1700000000.0, 250.0
+
+    line = logs.JSONFormatter().format(record)
+
+    assert line == (
+        '{"time": "2023-11-14T22:13:20.250Z", "level": "WARNING", "logger": "handlers", '
+        '"request_id": "-", "message": "caf\u00e9 \u2603"}'
+    )
+
+
+def test_a_field_json_cannot_write_is_written_as_its_text() -> None:
+    """An access field that is no JSON value (a Decimal) still gives a whole line, not a lost one."""
+    record = logging.makeLogRecord({"name": "handlers.access", "msg": "x", "duration_ms": Decimal("1.5")})
+
+    assert json.loads(logs.JSONFormatter().format(record))["duration_ms"] == "1.5"
+
+
+def test_an_access_line_gives_the_duration_in_milliseconds(capsys: pytest.CaptureFixture[str]) -> None:
+    """A quarter of a second is 250.0ms, in the text and in the JSON field."""
+    logs.configure("text")
+    logs.access("GET", "/healthz", 200, "req-3", 0.25)
+    logs.configure("json")
+    logs.access("GET", "/healthz", 200, "req-3", 0.25)
+
+    text, line = capsys.readouterr().err.splitlines()
+    assert text.endswith(" INFO handlers.access [req-3] GET /healthz 200 250.0ms")
+    assert json.loads(line)["duration_ms"] == 250.0
+
+
+class Refusing(io.StringIO):
+    """A stderr that cannot write the first line it is given (a console without the characters)."""
+
+    def write(self, text: str) -> int:
+        if not self.getvalue() and not getattr(self, "refused", False):
+            self.refused = True
+            raise UnicodeEncodeError("ascii", text, 0, 1, "no such character")
+        return super().write(text)
+
+
+def test_a_line_stderr_refuses_is_reported_with_its_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """logging's own error report follows, naming the message that could not be written."""
+    logs.configure("text")
+    stderr = Refusing()
+    monkeypatch.setattr(sys, "stderr", stderr)
+
+    logging.getLogger("handlers").warning("caf\u00e9")
+
+    report = stderr.getvalue()
+    assert report.startswith("--- Logging error ---\n")
+    assert "UnicodeEncodeError" in report and "Message: 'caf\u00e9'\nArguments: ()\n" in report

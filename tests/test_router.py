@@ -10,7 +10,7 @@ import pytest
 
 from handlers.http import HTTPError, Request, Response
 from handlers.ports import KeysUnavailable, PaymentsError, StoreError
-from handlers.router import Answer, Pending, Router, checked_route, request_id, route
+from handlers.router import Answer, Pending, Router, _json_encoder, checked_route, request_id, route
 from handlers.settings import Settings
 from tests.helpers.fakes import SECRET, SUPABASE_URL, make_router
 
@@ -366,3 +366,75 @@ def test_the_handler_gets_the_query_and_the_client_as_given_else_empty() -> None
     step = router.body(head, b"")
     assert callable(step) and step().status == 200
     assert seen == [("a=1", "203.0.113.9"), ("", ""), ("", "")]
+
+
+# The encoder is made once at import (before any test runs), so its choices are pinned on the function itself.
+ENCODED = [
+    {"error": '\u00e9"\\\n\x00\U0001f600', "n": [0, -1, 2.5, 1e300, 10**30, None, True, False]},
+    {"z": {"b": [], "a": {}}, "a": [float("nan"), float("inf"), -float("inf")]},
+    ["top", "level"],
+    "text",
+]
+
+
+def compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_the_response_encoder_writes_and_refuses_what_json_dumps_does() -> None:
+    """Same text for every JSON value (key order kept, NaN written), same TypeError for what is not JSON."""
+    encode = _json_encoder()
+    assert [encode(value) for value in ENCODED] == [compact(value) for value in ENCODED]
+    for value in [{"s": {1}}, {(1, 2): 0}]:
+        with pytest.raises(TypeError) as expected:
+            compact(value)
+        with pytest.raises(TypeError) as found:
+            encode(value)
+        assert str(found.value) == str(expected.value)
+
+
+def test_the_c_encoder_is_made_once_not_per_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """json.dumps makes a C encoder per call (a third of an error body's cost); the router's is made once."""
+    real = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    made: list[tuple[object, ...]] = []
+
+    def counting(*args: object) -> Any:
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(json.encoder, "c_make_encoder", counting)
+    encode = _json_encoder()
+    built = len(made)
+    assert [encode({"error": n}) for n in "abc"] == ['{"error":"a"}', '{"error":"b"}', '{"error":"c"}']
+    assert len(made) == built
+
+
+C_MAKE = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+
+
+def escaping(*args: object) -> Any:
+    """A C encoder maker that writes non-ASCII as \\u escapes, whatever it is asked."""
+    return C_MAKE(args[0], args[1], json.encoder.encode_basestring_ascii, *args[3:])
+
+
+def refusing(*args: object) -> Any:
+    raise TypeError("another signature")
+
+
+@pytest.mark.parametrize("make", [None, refusing, escaping], ids=["none", "refusing", "escaping"])
+def test_without_a_c_encoder_that_agrees_the_plain_encoder_is_used(
+    make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No C encoder (PyPy), one that refuses our arguments or one that writes otherwise: json's own path."""
+    with monkeypatch.context() as patched:
+        patched.setattr(json.encoder, "c_make_encoder", make)
+        encode = _json_encoder()
+    assert [encode(value) for value in ENCODED] == [compact(value) for value in ENCODED]
+
+
+def test_the_first_of_repeated_request_id_and_content_length_headers_counts() -> None:
+    """A second X-Request-Id is not echoed, a second Content-Length does not lift the first one's 413."""
+    router = router_with("/x", raises(AssertionError("the handler must not run")))
+    headers = [("X-Request-Id", "first"), ("Content-Length", "17"), ("X-Request-Id", "second")]
+    answer = router.respond("POST", "/x", [*headers, ("Content-Length", "2")], b"{}")
+    assert (answer.status, dict(answer.headers)["x-request-id"]) == (413, "first")
