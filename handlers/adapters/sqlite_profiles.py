@@ -91,11 +91,12 @@ class SQLiteProfiles:
         """Raise StoreError unless the file opens and has the table; a lock is waited on 1.5 s at most."""
 
         def check(db: sqlite3.Connection) -> None:
+            (kept,) = db.execute("PRAGMA busy_timeout").fetchone()
             db.execute("PRAGMA busy_timeout = 1500")  # so /healthz answers within 2 s
             try:
                 db.execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
             finally:
-                db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                db.execute(f"PRAGMA busy_timeout = {kept}")
 
         self._run("profile store unavailable", check)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
-from handlers.ports import Profile, StoreError
+from handlers.ports import Profile, ProfileUpdate, StoreError
 
 ADA = Profile(
     "user-ada", email="ada@example.com", customer_id="cus_123", price_id="price_456", has_access=True
@@ -207,6 +207,20 @@ def under_a_file(tmp_path: Path) -> Path:
             sqlite3.DatabaseError,
             id="not-a-database-put",
         ),
+        pytest.param(
+            not_a_database,
+            lambda s: s.apply(ProfileUpdate("evt_1", 1, user_id="user-ada")),
+            "profile update failed: DatabaseError",
+            sqlite3.DatabaseError,
+            id="not-a-database-apply",
+        ),
+        pytest.param(
+            not_a_database,
+            lambda s: s.forget_customer("user-ada", "cus_1"),
+            "profile update failed: DatabaseError",
+            sqlite3.DatabaseError,
+            id="not-a-database-forget",
+        ),
     ],
 )
 def test_unusable_path_is_store_error(
@@ -291,3 +305,18 @@ def test_a_replaced_file_is_noticed_by_an_open_connection(store: SQLiteProfiles,
     path.rmdir()
     moved.rename(path)
     assert store.get("u1") == Profile("u1", "a@example.com", "cus_1")
+
+
+def test_after_a_ping_a_write_waits_on_a_lock_as_long_as_before(store: SQLiteProfiles, path: Path) -> None:
+    """ping() waits 1.5 s at most on a lock, then puts back the store's 5 s: a 2.5 s lock is waited out."""
+    store.ping()
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(2.5, locker.commit)
+    release.start()
+    try:
+        store.put(ADA)
+    finally:
+        release.join()
+        locker.close()
+    assert store.get(ADA.id) == ADA
