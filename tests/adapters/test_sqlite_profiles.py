@@ -320,3 +320,47 @@ def test_after_a_ping_a_write_waits_on_a_lock_as_long_as_before(store: SQLitePro
         release.join()
         locker.close()
     assert store.get(ADA.id) == ADA
+
+
+def test_a_memory_store_stays_in_memory_beside_a_file_named_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file called ":memory:" in the working directory is neither opened nor watched."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ":memory:").write_bytes(b"")
+    store = SQLiteProfiles(":memory:")
+    store.create()
+    store.put(ADA)
+    assert store.get(ADA.id) == ADA
+    assert (tmp_path / ":memory:").read_bytes() == b""
+
+
+def test_a_thread_opens_the_file_once_with_the_stores_lock_timeout(
+    store: SQLiteProfiles, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many calls on one thread share one connection, opened in autocommit with the 5 s default wait."""
+    opened: list[tuple[str, dict[str, object]]] = []
+    connect = sqlite3.connect
+
+    def counting(database: str, **options: object) -> sqlite3.Connection:
+        opened.append((database, options))
+        return connect(database, **options)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    fresh = SQLiteProfiles(path)
+    fresh.put(ADA)
+    for _ in range(3):
+        assert fresh.get(ADA.id) == ADA
+    fresh.ping()
+
+    assert opened == [(str(path), {"timeout": 5.0, "isolation_level": None})]
+
+
+def test_create_on_an_unusable_path_says_where(tmp_path: Path) -> None:
+    """create() names the path it could not make, with the system's reason."""
+    path = under_a_file(tmp_path)
+    with pytest.raises(StoreError) as info:
+        SQLiteProfiles(path).create()
+    assert (
+        str(info.value) == f"cannot create profile store at {path}: [Errno 17] File exists: '{path.parent}'"
+    )
