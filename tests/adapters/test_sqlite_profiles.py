@@ -325,12 +325,16 @@ def test_after_a_ping_a_write_waits_on_a_lock_as_long_as_before(store: SQLitePro
 def test_a_memory_store_stays_in_memory_beside_a_file_named_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A file called ":memory:" in the working directory is neither opened nor watched."""
+    """A file called ":memory:" in the working directory, there before or made after, is neither opened nor
+    watched: the data stays."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / ":memory:").write_bytes(b"")
     store = SQLiteProfiles(":memory:")
     store.create()
     store.put(ADA)
+    (tmp_path / ":memory:").unlink()
+    assert store.get(ADA.id) == ADA
+    (tmp_path / ":memory:").write_bytes(b"")
     assert store.get(ADA.id) == ADA
     assert (tmp_path / ":memory:").read_bytes() == b""
 
