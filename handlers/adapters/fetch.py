@@ -63,7 +63,7 @@ def runtime_fetch(send: Any = None) -> Fetch:
             content = run_sync(response.arrayBuffer()).to_bytes()
         except JsException as exc:
             # AbortSignal.timeout rejects with a DOMException named "TimeoutError".
-            if getattr(exc, "name", "") == "TimeoutError":
+            if exc.name == "TimeoutError":
                 raise TimeoutError(f"no answer within {timeout} s") from exc
             raise
         answered = {str(key): str(value) for key, value in response.headers.entries()}

@@ -28,7 +28,7 @@ def fetch_http_client(fetch: Fetch, timeout: float) -> stripe.HTTPClient:
             post_data: Any = None,
             **_: Any,
         ) -> tuple[str, int, Mapping[str, str]]:
-            body = post_data.encode("utf-8") if isinstance(post_data, str) else post_data
+            body = post_data.encode() if isinstance(post_data, str) else post_data
             try:
                 status, answered, content = fetch(method.upper(), url, dict(headers or {}), body, timeout)
             except Exception as exc:
@@ -37,7 +37,7 @@ def fetch_http_client(fetch: Fetch, timeout: float) -> stripe.HTTPClient:
                 message = f"{NETWORK_ERROR} ({type(exc).__name__})"
                 raise stripe.APIConnectionError(message, should_retry=True) from exc  # type: ignore[no-untyped-call]
             lowered = {key.lower(): value for key, value in answered.items()}
-            return bytes(content).decode("utf-8", errors="replace"), int(status), lowered
+            return bytes(content).decode(errors="replace"), int(status), lowered
 
         def close(self) -> None:
             """Nothing to release: the host owns the connections."""

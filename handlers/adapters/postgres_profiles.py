@@ -96,7 +96,7 @@ class PostgresProfiles:
         """Raise StoreError unless the server answers and has the table, within PING_SECONDS."""
 
         def probe(db: psycopg.Connection[Any]) -> None:
-            db.execute(f"SET LOCAL statement_timeout = {int(PING_SECONDS * 1000)}")
+            db.execute(f"SET LOCAL statement_timeout = '{PING_SECONDS}s'")
             db.execute("SELECT 1 FROM public.profiles LIMIT 1").fetchall()
 
         self._run(probe, "profile ping", wait=PING_SECONDS)

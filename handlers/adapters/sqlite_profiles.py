@@ -48,8 +48,7 @@ class SQLiteProfiles:
     def create(self) -> None:
         """Create the file's folder and the `profiles` table when missing."""
         try:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)  # ":memory:" has ".", which is there
             db = self._connection()
             # WAL lets readers go on while the webhook writes.
             db.execute("PRAGMA journal_mode=WAL")
@@ -91,11 +90,12 @@ class SQLiteProfiles:
         """Raise StoreError unless the file opens and has the table; a lock is waited on 1.5 s at most."""
 
         def check(db: sqlite3.Connection) -> None:
+            (kept,) = db.execute("PRAGMA busy_timeout").fetchone()
             db.execute("PRAGMA busy_timeout = 1500")  # so /healthz answers within 2 s
             try:
                 db.execute("SELECT 1 FROM profiles LIMIT 1").fetchall()
             finally:
-                db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                db.execute(f"PRAGMA busy_timeout = {kept}")
 
         self._run("profile store unavailable", check)
 
@@ -118,7 +118,7 @@ class SQLiteProfiles:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open profile store: {type(exc).__name__}") from exc
             self._local.db = db
-            self._local.identity = None if self._path == ":memory:" else _identity(self._path)
+            self._local.identity = _identity(self._path)  # never read for ":memory:"
         return db
 
 

@@ -37,8 +37,7 @@ class DeadlineClient(stripe.RequestsClient):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._attempt = threading.local()
-        super().__init__(timeout=budget)
-        self.budget = budget
+        super().__init__(timeout=budget)  # sets self.budget, through the setter below
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self._clock = clock
@@ -58,7 +57,7 @@ class DeadlineClient(stripe.RequestsClient):
     ) -> tuple[bytes, int, Mapping[str, str]]:
         """One attempt, on this thread's pooled session."""
         if getattr(self._thread_local, "session", None) is None:
-            session = _StripeSession()
+            session = _StripeSession(self._clock)
             # requests looks up proxy variables and ~/.netrc on every call unless told not to: a fifth
             # of a Stripe call's CPU here (cProfile). Stripe is one host, so its proxy is read once.
             session.trust_env = False
@@ -112,29 +111,35 @@ class _StripeSession(requests.Session):
     per-call merging of those is skipped: under load that was a tenth of a checkout's CPU (py-spy).
     """
 
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self._clock = clock
+
     def request(  # type: ignore[override]
         self,
         method: str,
         url: str,
-        headers: Any = None,
-        data: Any = None,
-        timeout: float = 0.0,
-        verify: Any = True,
+        *,
+        headers: Any,
+        data: Any,
+        timeout: float,
+        verify: Any,
         proxies: Any = None,
         **_: Any,
     ) -> requests.Response:
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         prepared = requests.PreparedRequest()
-        prepared.prepare(method=method.upper(), url=url, headers=headers, data=data)
-        response = self.get_adapter(prepared.url or "").send(
-            prepared, stream=True, timeout=timeout, verify=verify, proxies=proxies or self.proxies
+        prepared.prepare(method=method, url=url, headers=headers, data=data)
+        # The adapter reads the body only when asked (below), whatever `stream` would say.
+        response = self.get_adapter(url).send(
+            prepared, timeout=timeout, verify=verify, proxies=proxies or self.proxies
         )
         # requests' timeout bounds each socket read, so a body sent a byte at a time could hold the
         # call for ever: the whole body must arrive within the attempt's time.
         chunks = []
-        while chunk := response.raw.read1(16384, decode_content=True):  # whatever one read brings
+        while chunk := response.raw.read1(decode_content=True):  # whatever one read brings
             chunks.append(chunk)
-            if time.monotonic() > deadline:
+            if self._clock() > deadline:
                 response.close()
                 raise requests.exceptions.ReadTimeout(f"no whole answer within {timeout} s")
         response._content = b"".join(chunks)  # what Response.content would have cached

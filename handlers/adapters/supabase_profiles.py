@@ -127,8 +127,8 @@ class SupabaseProfiles:
         if accept:
             headers["Accept"] = accept
         url = f"{self._rest}{path}" + (f"?{urlencode(query)}" if query else "")
-        # The bytes requests' `json=` sends: the same separators, NaN refused.
-        body = None if payload is None else json.dumps(payload, allow_nan=False).encode()
+        # The bytes requests' `json=` sends, with the same separators (a payload never holds a NaN).
+        body = None if payload is None else json.dumps(payload).encode()
         try:
             status, _, content = self._fetch(method, url, headers, body, timeout or self._timeout)
         except TimeoutError as exc:

@@ -1,4 +1,5 @@
-"""handlers.adapters.fetch: runtime_fetch over a stand-in for Pyodide's JavaScript bridge.
+"""handlers.adapters.fetch: requests_fetch's timeout, and runtime_fetch over a stand-in for Pyodide's
+JavaScript bridge.
 
 tests/e2e/test_pyodide_job.py runs the same transport inside real Pyodide; here each call it makes on the
 runtime is seen, so what it sends and how it reads the answer can be checked exactly.
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
+import responses
 
-from handlers.adapters.fetch import runtime_fetch
+from handlers.adapters.fetch import requests_fetch, runtime_fetch
 
 
 class JsException(Exception):
@@ -121,3 +124,15 @@ def test_an_aborted_request_is_a_timeout_error_and_other_errors_pass_through(run
     runtime.answer = JsException("TypeError")
     with pytest.raises(JsException, match="^TypeError$"):
         fetch("GET", "https://api.example.com/down", {}, None, 2.5)
+
+
+def test_requests_fetch_turns_a_timeout_into_timeout_error_without_its_text() -> None:
+    """A requests timeout is TimeoutError naming only the wait; its text (the URL) stays in the cause."""
+    with responses.RequestsMock() as mocked:
+        mocked.get(
+            "https://api.example.com/slow", body=requests.ReadTimeout("https://api.example.com/slow?k=1")
+        )
+        with pytest.raises(TimeoutError) as caught:
+            requests_fetch()("GET", "https://api.example.com/slow", {}, None, 2.5)
+    assert str(caught.value) == "no answer within 2.5 s"
+    assert type(caught.value.__cause__) is requests.ReadTimeout

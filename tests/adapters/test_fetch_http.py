@@ -60,16 +60,17 @@ def test_checkout_goes_through_fetch_with_exact_form_and_headers() -> None:
 
 
 def test_portal_goes_through_fetch_to_the_api_base() -> None:
-    """POST /v1/billing_portal/sessions carries exactly customer and return_url, to the configured base."""
+    """POST /v1/billing_portal/sessions carries exactly customer and return_url, to the configured base (a
+    gateway's path kept, its trailing slash not)."""
     fetch = FakeFetch((200, PORTAL))
 
-    url = payments(fetch, api_base="http://127.0.0.1:12111/").create_portal_session(
+    url = payments(fetch, api_base="http://127.0.0.1:12111/STRIPE-BOX/").create_portal_session(
         "cus_1", "https://app.example.com/account"
     )
 
     assert url == PORTAL_URL
     [sent] = fetch.sent
-    assert sent.url == "http://127.0.0.1:12111/v1/billing_portal/sessions"
+    assert sent.url == "http://127.0.0.1:12111/STRIPE-BOX/v1/billing_portal/sessions"  # only the slash goes
     assert sent.form() == {"customer": "cus_1", "return_url": "https://app.example.com/account"}
 
 
@@ -110,9 +111,43 @@ def test_fetch_failure_is_unavailable_and_hides_its_text() -> None:
         payments(fetch).create_checkout_session(checkout_params(BODY, None, None), "k")
 
     assert caught.value.message == UNAVAILABLE
-    cause = caught.value.__cause__
-    assert cause is not None and SECRET_KEY not in str(cause)
+    assert str(caught.value.__cause__) == "Unexpected error communicating with Stripe. (TimeoutError)"
     assert len(fetch.sent) == 1
+
+
+def test_a_get_goes_without_a_body_and_names_the_client() -> None:
+    """checkout_price is a GET with no body; Stripe is told the HTTP library is `fetch`."""
+    fetch = FakeFetch((200, {"object": "list", "data": [{"id": "li_1", "price": {"id": "price_9"}}]}))
+
+    assert payments(fetch).checkout_price("cs_test_1") == "price_9"
+
+    [sent] = fetch.sent
+    assert (sent.method, sent.url, sent.body) == (
+        "GET",
+        "https://api.stripe.com/v1/checkout/sessions/cs_test_1/line_items?limit=1",
+        None,
+    )
+    assert json.loads(sent.headers["X-Stripe-Client-User-Agent"])["httplib"] == "fetch"
+
+
+def test_the_answers_headers_reach_the_sdk_whatever_their_case(caplog: pytest.LogCaptureFixture) -> None:
+    """The request id of a failed call, from a `Request-Id` header, is in the warning."""
+    fetch = FakeFetch((500, stripe_error("api_error", "Something went wrong.")))
+
+    with pytest.raises(PaymentsError):
+        payments(fetch).create_portal_session("cus_1", "https://app.example.com/account")
+
+    assert "stripe call failed: APIError status=500 code=None request_id=req_fake_1" in caplog.messages
+
+
+def test_an_answer_that_is_not_utf8_is_unavailable_not_a_crash() -> None:
+    """Bytes that are not UTF-8 (a proxy's error page) are read with replacements: a non-JSON answer."""
+    fetch = FakeFetch((502, b"\xff\xfe Bad Gateway"))
+
+    with pytest.raises(PaymentsError) as caught:
+        payments(fetch).create_portal_session("cus_1", "https://app.example.com/account")
+
+    assert caught.value.message == UNAVAILABLE
 
 
 def test_connection_failures_are_retried_when_asked() -> None:

@@ -206,10 +206,12 @@ def test_old_keys_serve_while_a_refresh_fails(
 
 
 def test_parse_skips_keys_it_cannot_use() -> None:
-    """Encryption keys, symmetric keys, keys without kid and malformed keys are skipped."""
+    """Entries that are not objects, encryption keys, symmetric keys, keys without kid and malformed keys
+    are skipped."""
     document = {
         "keys": [
-            RS.jwk() | {"use": "enc"},
+            "not-a-key",
+            ES.jwk() | {"kid": "es-enc", "use": "enc"},
             {"kty": "oct", "k": "c2VjcmV0", "kid": "hs", "alg": "HS256"},
             {k: v for k, v in es256("x").jwk().items() if k != "kid"},
             {"kty": "EC", "kid": "broken", "crv": "P-256", "x": "AA", "y": "AA"},
@@ -278,6 +280,18 @@ def test_keys_come_through_an_injected_fetch(clock: Clock) -> None:
     fresh = JWKSKeys(SUPABASE_URL, fetch=fetch, clock=clock)
     with pytest.raises(KeysUnavailable, match="^signing keys timed out$"):
         fresh.key_for({"alg": "ES256", "kid": ES.kid})
+    assert sent[-1][4] == 5.0  # the default timeout
+
+
+def test_a_fetched_set_without_the_kid_is_an_unknown_key_until_it_may_be_fetched_again(
+    mocked: responses.RequestsMock, keys: JWKSKeys, clock: Clock
+) -> None:
+    """A JWKS with no usable key is still a fetched answer: its unknown kids are invalid, not unavailable."""
+    mocked.get(JWKS_URL, json={"keys": []})
+    for _ in range(2):
+        with pytest.raises(InvalidToken, match="^token names an unknown key$"):
+            keys.key_for({"alg": "ES256", "kid": ES.kid})
+    assert len(mocked.calls) == 1
 
 
 @pytest.mark.parametrize(("later", "served"), [(1199.0, True), (1200.0, False)], ids=["1199-s", "1200-s"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from handlers.adapters.sqlite_profiles import SQLiteProfiles
-from handlers.ports import Profile, StoreError
+from handlers.ports import Profile, ProfileUpdate, StoreError
 
 ADA = Profile(
     "user-ada", email="ada@example.com", customer_id="cus_123", price_id="price_456", has_access=True
@@ -207,6 +207,20 @@ def under_a_file(tmp_path: Path) -> Path:
             sqlite3.DatabaseError,
             id="not-a-database-put",
         ),
+        pytest.param(
+            not_a_database,
+            lambda s: s.apply(ProfileUpdate("evt_1", 1, user_id="user-ada")),
+            "profile update failed: DatabaseError",
+            sqlite3.DatabaseError,
+            id="not-a-database-apply",
+        ),
+        pytest.param(
+            not_a_database,
+            lambda s: s.forget_customer("user-ada", "cus_1"),
+            "profile update failed: DatabaseError",
+            sqlite3.DatabaseError,
+            id="not-a-database-forget",
+        ),
     ],
 )
 def test_unusable_path_is_store_error(
@@ -291,3 +305,66 @@ def test_a_replaced_file_is_noticed_by_an_open_connection(store: SQLiteProfiles,
     path.rmdir()
     moved.rename(path)
     assert store.get("u1") == Profile("u1", "a@example.com", "cus_1")
+
+
+def test_after_a_ping_a_write_waits_on_a_lock_as_long_as_before(store: SQLiteProfiles, path: Path) -> None:
+    """ping() waits 1.5 s at most on a lock, then puts back the store's 5 s: a 2.5 s lock is waited out."""
+    store.ping()
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(2.5, locker.commit)
+    release.start()
+    try:
+        store.put(ADA)
+    finally:
+        release.join()
+        locker.close()
+    assert store.get(ADA.id) == ADA
+
+
+def test_a_memory_store_stays_in_memory_beside_a_file_named_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file called ":memory:" in the working directory, there before or made after, is neither opened nor
+    watched: the data stays."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ":memory:").write_bytes(b"")
+    store = SQLiteProfiles(":memory:")
+    store.create()
+    store.put(ADA)
+    (tmp_path / ":memory:").unlink()
+    assert store.get(ADA.id) == ADA
+    (tmp_path / ":memory:").write_bytes(b"")
+    assert store.get(ADA.id) == ADA
+    assert (tmp_path / ":memory:").read_bytes() == b""
+
+
+def test_a_thread_opens_the_file_once_with_the_stores_lock_timeout(
+    store: SQLiteProfiles, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many calls on one thread share one connection, opened in autocommit with the 5 s default wait."""
+    opened: list[tuple[str, dict[str, object]]] = []
+    connect = sqlite3.connect
+
+    def counting(database: str, **options: object) -> sqlite3.Connection:
+        opened.append((database, options))
+        return connect(database, **options)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    fresh = SQLiteProfiles(path)
+    fresh.put(ADA)
+    for _ in range(3):
+        assert fresh.get(ADA.id) == ADA
+    fresh.ping()
+
+    assert opened == [(str(path), {"timeout": 5.0, "isolation_level": None})]
+
+
+def test_create_on_an_unusable_path_says_where(tmp_path: Path) -> None:
+    """create() names the path it could not make, with the system's reason."""
+    path = under_a_file(tmp_path)
+    with pytest.raises(StoreError) as info:
+        SQLiteProfiles(path).create()
+    assert (
+        str(info.value) == f"cannot create profile store at {path}: [Errno 17] File exists: '{path.parent}'"
+    )

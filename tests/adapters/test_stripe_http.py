@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
+import gzip
+import ipaddress
+import json
 import random
-from collections.abc import Iterator
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import responses
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from responses.registries import OrderedRegistry
 
 from handlers.adapters.stripe_http import DeadlineClient
@@ -271,3 +284,286 @@ def test_a_budget_under_a_second_is_the_attempts_timeout(mocked: responses.Reque
     checkout(DeadlineClient(0.5, max_retries=0, clock=clock, sleep=clock.sleep), 0)
 
     assert timeouts(mocked) == [0.5]
+
+
+# What a local stand-in for Stripe does with one request: writes its answer on the handler's stream.
+Answer = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class Seen:
+    """One request the stand-in received, on its `connection`-th connection."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+    connection: int
+
+
+class LocalStripe(ThreadingHTTPServer):
+    """Answers each request with the next queued answer; records requests and accepted connections."""
+
+    daemon_threads = True
+
+    def __init__(self, *answers: Answer, tls: ssl.SSLContext | None = None) -> None:
+        self.answers = list(answers)
+        self.seen: list[Seen] = []
+        self.connections = 0
+        self.tls = tls
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.number = server.connections
+
+            def _answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                seen = Seen(self.command, self.path, dict(self.headers.items()), body, self.number)
+                server.seen.append(seen)
+                server.answers.pop(0)(self)
+
+            do_POST = do_GET = _answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet."""
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def get_request(self) -> tuple[Any, Any]:
+        """Count the connection, then (over TLS) shake hands on it."""
+        connection, address = self.socket.accept()
+        self.connections += 1
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True)
+        return connection, address
+
+    @property
+    def url(self) -> str:
+        """The base address, http or https."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server_address[1]}"
+
+
+@contextmanager
+def local_stripe(*answers: Answer, tls: ssl.SSLContext | None = None) -> Iterator[LocalStripe]:
+    """A LocalStripe serving on a free port for the block."""
+    server = LocalStripe(*answers, tls=tls)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def session_answer(handler: BaseHTTPRequestHandler, gzipped: bool = False) -> None:
+    """Stripe's answer with SESSION, optionally gzip-encoded."""
+    body = json.dumps(SESSION).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    if gzipped:
+        body = gzip.compress(body)
+        handler.send_header("Content-Encoding", "gzip")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def chunked_answer(clock: Clock, parts: int) -> Answer:
+    """SESSION in `parts` HTTP chunks, the clock one second later before each is sent."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        body = json.dumps(SESSION).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        size = -(-len(body) // parts)
+        for start in range(0, len(body), size):
+            clock.now += 1.0
+            piece = body[start : start + size]
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            handler.wfile.flush()
+        handler.wfile.write(b"0\r\n\r\n")
+
+    return answer
+
+
+def over(server: LocalStripe, client: DeadlineClient | None = None, **options: Any) -> StripePayments:
+    """StripePayments sending to `server`, retrying nothing unless told to."""
+    return StripePayments(
+        SECRET_KEY, api_base=server.url, http_client=client, **({"max_retries": 0} | options)
+    )
+
+
+def test_a_threads_calls_share_one_connection_and_send_the_exact_request() -> None:
+    """Two checkouts on one thread: one kept-alive connection; each a POST with the key, its own key, form."""
+    with local_stripe(session_answer, session_answer) as server:
+        payments = over(server)
+        assert payments.create_checkout_session(PARAMS, "first") == SESSION_URL
+        assert payments.create_checkout_session(PARAMS, "second") == SESSION_URL
+
+    assert server.connections == 1
+    assert [(seen.method, seen.target, seen.connection) for seen in server.seen] == [
+        ("POST", "/v1/checkout/sessions", 1),
+        ("POST", "/v1/checkout/sessions", 1),
+    ]
+    assert [seen.headers["Idempotency-Key"] for seen in server.seen] == ["first", "second"]
+    assert server.seen[0].headers["Authorization"] == f"Bearer {SECRET_KEY}"
+    assert server.seen[0].body == (b"mode=payment&line_items[0][price]=price_1&line_items[0][quantity]=1")
+
+
+def test_a_gzip_encoded_answer_is_decoded() -> None:
+    """Stripe may compress its answer: the body is read decoded."""
+    with local_stripe(lambda handler: session_answer(handler, gzipped=True)) as server:
+        assert over(server).create_checkout_session(PARAMS, KEY) == SESSION_URL
+
+
+def test_calls_go_through_the_environments_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With HTTP_PROXY set when the session is made, every call goes to the proxy with the full URL."""
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with local_stripe(session_answer) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        payments = StripePayments(SECRET_KEY, api_base="http://api.stripe.invalid", max_retries=0)
+        assert payments.create_checkout_session(PARAMS, KEY) == SESSION_URL
+
+    assert [seen.target for seen in proxy.seen] == ["http://api.stripe.invalid/v1/checkout/sessions"]
+
+
+@pytest.mark.parametrize("budget", [3.0, 10.0], ids=["ends-on-the-deadline", "well-within"])
+def test_a_body_whose_last_part_comes_by_the_deadline_is_kept(budget: float) -> None:
+    """Three parts of the body, a second apart: arriving by the deadline (not after it) is in time."""
+    clock = Clock()
+    with local_stripe(chunked_answer(clock, 3)) as server:
+        client = DeadlineClient(budget, max_retries=0, clock=clock, sleep=clock.sleep)
+        assert over(server, client).create_checkout_session(PARAMS, KEY) == SESSION_URL
+
+
+def test_a_body_whose_last_part_comes_after_the_deadline_is_given_up() -> None:
+    """The third part a second apart comes half a second after a 2.5 s budget: a read timeout, unavailable."""
+    clock = Clock()
+    with local_stripe(chunked_answer(clock, 3)) as server:
+        client = DeadlineClient(2.5, max_retries=0, clock=clock, sleep=clock.sleep)
+        with pytest.raises(PaymentsError) as caught:
+            over(server, client).create_checkout_session(PARAMS, KEY)
+
+    assert caught.value.message == UNAVAILABLE
+    assert str(caught.value.__cause__).endswith("(Network error: ReadTimeout: no whole answer within 2.5 s)")
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (certificate, key) as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(name="tls")
+def _tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server-side TLS context with a self-signed certificate, and that certificate's file."""
+    cert_path, key_path = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, cert_path
+
+
+def test_a_certificate_outside_stripes_ca_bundle_is_refused_once(tls: tuple[ssl.SSLContext, Path]) -> None:
+    """A certificate the SDK's CA bundle does not vouch for is refused, and never retried."""
+    clock = Clock()
+    with local_stripe(session_answer, tls=tls[0]) as server:
+        client = DeadlineClient(5, max_retries=2, retry_delay=0.0, clock=clock, sleep=clock.sleep)
+        with pytest.raises(PaymentsError) as caught:
+            over(server, client, max_retries=2).create_checkout_session(PARAMS, KEY)
+
+    assert caught.value.message == UNAVAILABLE
+    assert (server.connections, server.seen) == (1, [])
+
+
+def test_the_sdks_ca_bundle_is_what_is_trusted(
+    tls: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Certificates are checked against stripe.ca_bundle_path: a bundle holding the server's is trusted."""
+    import stripe
+
+    monkeypatch.setattr(stripe, "ca_bundle_path", str(tls[1]))
+    with local_stripe(session_answer, tls=tls[0]) as server:
+        assert over(server).create_checkout_session(PARAMS, KEY) == SESSION_URL
+
+
+def test_by_default_two_retries_pausing_half_a_second_then_a_second(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DeadlineClient's defaults: three attempts in all, pauses from 0.5 s, doubled."""
+    monkeypatch.setattr(random, "random", lambda: 1.0)
+    for _ in range(3):
+        mocked.post(CHECKOUT_URL, status=503, json=API_ERROR)
+    clock = Clock()
+
+    with pytest.raises(PaymentsError):
+        checkout(DeadlineClient(60, clock=clock, sleep=clock.sleep), 2)
+
+    assert (len(mocked.calls), clock.slept) == (3, [0.5, 1.0])
+
+
+def test_stripe_payments_defaults_are_a_ten_second_budget_and_two_retries(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StripePayments with no options: each call has 10 s, and three attempts at most."""
+    monkeypatch.setattr(random, "random", lambda: 0.0)  # the shortest pauses: 0.25 s and 0.5 s
+    for _ in range(3):
+        mocked.post(CHECKOUT_URL, status=503, json=API_ERROR)
+
+    with pytest.raises(PaymentsError):
+        StripePayments(SECRET_KEY).create_checkout_session(PARAMS, KEY)
+
+    assert len(mocked.calls) == 3
+    assert 9.0 < timeouts(mocked)[0] <= 10.0  # what is left of 10 s once the call has begun
+
+
+@pytest.mark.parametrize(
+    ("options", "attempts"),
+    [
+        pytest.param({}, 2, id="default-half-a-second-fits"),
+        pytest.param({"retry_delay": 2.0}, 1, id="two-seconds-would-cross-it"),
+    ],
+)
+def test_stripe_payments_pauses_by_its_retry_delay(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], attempts: int
+) -> None:
+    """Within a 1.4 s budget a first pause of 0.5 s (the default) is taken, one of 2 s is not."""
+    monkeypatch.setattr(random, "random", lambda: 1.0)  # the whole delay: 0.5 s, then 1 s
+    for _ in range(attempts):
+        mocked.post(CHECKOUT_URL, status=503, json=API_ERROR)
+
+    with pytest.raises(PaymentsError):
+        StripePayments(SECRET_KEY, timeout=1.4, **options).create_checkout_session(PARAMS, KEY)
+
+    assert len(mocked.calls) == attempts

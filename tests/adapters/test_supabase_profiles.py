@@ -234,10 +234,11 @@ def test_ping_reads_one_id_with_the_service_key(
 
 
 def test_ping_failure_is_a_store_error(mocked: responses.RequestsMock, store: SupabaseProfiles) -> None:
-    """ping() raises StoreError when PostgREST does not answer 200."""
-    mocked.get(PROFILES, status=503, body="")
-    with pytest.raises(StoreError, match="HTTP 503"):
+    """ping() raises StoreError naming the status and PostgREST's code when it does not answer 200."""
+    mocked.get(PROFILES, status=503, json={"code": "PGRST002", "message": "Could not query the schema cache"})
+    with pytest.raises(StoreError) as caught:
         store.ping()
+    assert str(caught.value) == "profile ping failed: HTTP 503 PGRST002"
 
 
 def test_a_store_failure_is_a_500_without_keys_in_body_or_logs(
