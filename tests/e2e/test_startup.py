@@ -29,6 +29,11 @@ def closed_port() -> int:
     return free_port()
 
 
+def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`argv` run to its end in `cwd`, its output captured as text."""
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
 def test_the_start_up_summary_names_each_fact_and_no_secret(tmp_path: Path) -> None:
     """A test key without a webhook secret: one line per fact, the webhook warning, no secret printed."""
     port = free_port()
@@ -90,9 +95,7 @@ def test_check_store_refuses_to_start_while_the_store_is_down(command: list[str]
     )
     argv = [*command, "--port", str(port)] if "uvicorn" in command[0] else command
 
-    done = subprocess.run(
-        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    done = run(argv, tmp_path, env)
 
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
@@ -110,15 +113,7 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         env = clean_env(HOST="127.0.0.1", PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path}/p.sqlite3")
-        done = subprocess.run(
-            [sys.executable, "-m", "handlers"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run([sys.executable, "-m", "handlers"], tmp_path, env)
 
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == f"cannot listen on 127.0.0.1:{port}: the address is already in use (set PORT)\n"
@@ -128,15 +123,7 @@ def test_an_unresolvable_host_is_one_line(tmp_path: Path) -> None:
     """A HOST that names no address exits 1 with one line naming HOST (glibc refuses it without DNS)."""
     env = clean_env(HOST="host..invalid", PORT="8000", DATABASE_URL=f"sqlite:///{tmp_path}/p.sqlite3")
 
-    done = subprocess.run(
-        [sys.executable, "-m", "handlers"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run([sys.executable, "-m", "handlers"], tmp_path, env)
 
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == "cannot listen on host..invalid:8000: HOST does not resolve to an address\n"
